@@ -1,0 +1,53 @@
+"""The ``monitor`` command line: a thin Typer layer over the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from monitor import __version__
+from monitor.cli import db, feeds, items, run
+from monitor.cli.common import Context
+from monitor.config import DEFAULT_CONFIG
+
+app = typer.Typer(
+    name="monitor",
+    help=(
+        "Media-monitoring feed ingester: polls the feeds in feeds.yaml, extracts each "
+        "article's full text and stores it.\n\nExample: monitor --config feeds.yaml run --once"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"monitor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        DEFAULT_CONFIG, "--config", "-c", help="The feeds.yaml to use.", envvar="MONITOR_CONFIG"
+    ),
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    ctx.obj = Context(config_path=config, verbose=verbose)
+
+
+run.register(app)
+app.add_typer(feeds.app, name="feeds")
+app.add_typer(items.app, name="items")
+app.add_typer(db.app, name="db")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,162 @@
+"""``monitor items``: list, show, export and re-extract stored articles."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+from typing import TextIO
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, when
+from monitor.reextract import reextract
+from monitor.storage.items import StoredItem
+
+app = typer.Typer(help="The stored articles.", no_args_is_help=True)
+
+CSV_FIELDS = (
+    "id", "url", "canonical_url", "title", "author", "published_at", "feeds", "language",
+    "site_name", "categories", "word_count", "extraction_method", "text",
+)  # fmt: skip
+
+
+class Format(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@app.command("list")
+def list_items(
+    ctx: typer.Context,
+    feed: str | None = typer.Option(None, "--feed", "-f", help="Only items this feed carried."),
+    since: str | None = typer.Option(None, "--since", "-s", help="ISO date or age (2d, 12h)."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many rows."),
+) -> None:
+    """List stored items, newest first.
+
+    Example: monitor items list --feed "Al Jazeera" --since 2d
+    """
+    context: Context = ctx.obj
+    when_since = parse_since(since)
+    if feed and context.settings.feed(feed) is None:
+        fail(f"no feed named {feed!r} in {context.settings.config_path}", EXIT_USAGE)
+    with context.store() as store:
+        rows = store.items.list(feed=feed, since=when_since, limit=limit)
+    table = Table(title=f"{len(rows)} items", title_justify="left")
+    for column in ("id", "published", "title", "feeds", "words", "text from"):
+        table.add_column(column, justify="right" if column in ("id", "words") else "left")
+    for item in rows:
+        table.add_row(
+            str(item.id),
+            when(item.published_at),
+            item.title or item.url,
+            ", ".join(item.feeds),
+            str(item.word_count),
+            item.extraction_method,
+        )
+    out.print(table)
+
+
+@app.command("show")
+def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Show one item: metadata, where each field came from, and its full text.
+
+    Example: monitor items show 42
+    """
+    context: Context = ctx.obj
+    with context.store() as store:
+        item = store.items.get(item_id)
+    if item is None:
+        fail(f"no item with id {item_id}; see monitor items list", EXIT_USAGE)
+    meta = Table.grid(padding=(0, 2))
+    meta.add_column(style="bold")
+    meta.add_column()
+    sources = item.field_sources
+    for label, key, value in (
+        ("title", "title", item.title),
+        ("url", None, item.url),
+        ("canonical", None, item.canonical_url),
+        ("author", "author", item.author),
+        ("published", "published_at", when(item.published_at)),
+        ("site", "site_name", item.site_name),
+        ("language", "language", item.language),
+        ("categories", "categories", ", ".join(item.categories)),
+        ("image", "image_url", item.image_url),
+        ("feeds", None, ", ".join(item.feeds)),
+        ("text", "text", f"{item.word_count} words via {item.extraction_method} "
+         f"({item.extractor_version})"),
+        ("fetched", None, when(item.fetched_at)),
+    ):  # fmt: skip
+        source = f" [dim]({sources[key]})[/]" if key and key in sources else ""
+        meta.add_row(label, f"{value or '-'}{source}")
+    if item.fetch_error:
+        meta.add_row("problem", f"[yellow]{item.fetch_error}[/]")
+    out.print(Panel(meta, title=f"item {item.id}", title_align="left"))
+    out.print(item.text or "[dim](no text)[/]", highlight=False, markup=False)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    format_: Format = typer.Option(Format.jsonl, "--format", help="jsonl or csv."),
+    since: str | None = typer.Option(None, "--since", "-s", help="ISO date or age (2d, 12h)."),
+    feed: str | None = typer.Option(None, "--feed", "-f", help="Only items this feed carried."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+) -> None:
+    """Export items as JSON lines or CSV (one row per item, oldest first).
+
+    Example: monitor items export --format jsonl --since 7d -o week.jsonl
+    """
+    context: Context = ctx.obj
+    when_since = parse_since(since)
+    with context.store() as store:
+        handle: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
+        try:
+            count = _write(handle, format_, store.items.iter_all(since=when_since, feed=feed))
+        finally:
+            if output:
+                handle.close()
+    if output:
+        err.print(f"wrote {count} items to {output}")
+
+
+def _write(handle: TextIO, format_: Format, items: Iterable[StoredItem]) -> int:
+    count = 0
+    if format_ is Format.jsonl:
+        for item in items:
+            handle.write(json.dumps(item.as_dict(), ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for item in items:
+        row = item.as_dict()
+        row["feeds"] = "; ".join(row["feeds"])
+        row["categories"] = "; ".join(row["categories"])
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+@app.command("reextract")
+def reextract_command(
+    ctx: typer.Context,
+    item_ids: list[int] = typer.Argument(None, metavar="[ID]...", help="Only these items."),
+    all_: bool = typer.Option(False, "--all", help="Every item with a stored page."),
+) -> None:
+    """Re-run extraction on stored pages (needs extract.keep_raw_html: true).
+
+    Without IDs or --all, only items extracted by an older extractor version.
+
+    Example: monitor items reextract --all
+    """
+    context: Context = ctx.obj
+    with context.store() as store:
+        changed, total = reextract(context.settings, store, item_ids or None, all_)
+    out.print(f"re-extracted {total} items, {changed} changed")

@@ -1,0 +1,117 @@
+"""``monitor check`` and ``monitor run``."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from monitor.cli.common import EXIT_USAGE, Context, err, fail, handle_errors, out, setup_logging
+from monitor.orchestrator import FeedReport, Orchestrator, RunReport
+
+
+def check(ctx: typer.Context) -> None:
+    """Validate the configuration file and show what it defines.
+
+    Exits with status 2 and names file, line and field when something is wrong.
+
+    Example: monitor --config feeds.yaml check
+    """
+    context: Context = ctx.obj
+    settings = context.settings
+    out.print(
+        f"[green]ok[/] {settings.config_path}: {len(settings.feeds)} feeds, "
+        f"{len(settings.watchlists)} watchlists, database {settings.masked_database_url}"
+    )
+
+
+def run(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Poll every feed once, print a summary, exit."),
+    due: bool = typer.Option(False, "--due", help="With --once: only feeds whose time has come."),
+    feed: list[str] = typer.Option(None, "--feed", "-f", help="Only this feed (repeatable)."),
+    tick: int = typer.Option(30, "--tick", min=1, help="Service mode: seconds between checks."),
+) -> None:
+    """Poll the feeds and store their articles; without --once, run as a service.
+
+    Example: monitor run --once
+    """
+    context: Context = ctx.obj
+    settings = context.settings
+    unknown = [name for name in feed or () if settings.feed(name) is None]
+    if unknown:
+        fail(f"no feed named {', '.join(map(repr, unknown))} in {settings.config_path}", EXIT_USAGE)
+    with context.store() as store, handle_errors(), Orchestrator(settings, store) as orchestrator:
+        if not once:
+            from monitor.service import serve
+
+            setup_logging(context.verbose, default=logging.INFO)
+            orchestrator.sync_feeds()
+            serve(orchestrator, tick)
+            return
+        setup_logging(context.verbose)
+        report = _run_with_progress(orchestrator, feed or None, due)
+    _summary(report)
+    if report.feeds and len(report.failed) == len(report.feeds):
+        raise typer.Exit(1)
+
+
+def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due: bool) -> RunReport:
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("polling feeds", total=None)
+
+        def claimed(n: int) -> None:
+            progress.update(task, total=n)
+
+        def done(report: FeedReport) -> None:
+            progress.update(task, advance=1, description=f"{report.name[:30]:<30}")
+
+        return orchestrator.run_once(names=names, due_only=due, on_claimed=claimed, on_feed=done)
+
+
+def _summary(report: RunReport) -> None:
+    table = Table(title="monitor run --once", title_justify="left")
+    for column, justify in (
+        ("feed", "left"),
+        ("result", "left"),
+        ("entries", "right"),
+        ("new", "right"),
+        ("seen", "right"),
+        ("no full text", "right"),
+        ("time", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for feed in sorted(report.feeds, key=lambda f: (not f.failed, f.name)):
+        result = f"[red]{feed.outcome.value}[/]" if feed.failed else feed.outcome.value
+        if feed.error:
+            result += f": {feed.error}"
+        table.add_row(
+            feed.name,
+            result,
+            str(feed.entries),
+            str(feed.new),
+            str(feed.seen + feed.linked),
+            str(feed.page_failures),
+            f"{feed.duration:.1f}s",
+        )
+    out.print(table)
+    ok = len(report.feeds) - len(report.failed)
+    out.print(
+        f"feeds: {ok} ok, {len(report.failed)} failed · items: {report.new} new, "
+        f"{report.seen} seen · {report.elapsed:.1f}s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)
+    app.command()(run)

@@ -1,0 +1,364 @@
+"""The orchestrator: the only module that knows the order of the stages.
+
+For each claimed feed::
+
+    fetch feed --(not modified)--> record, done
+        |
+    parse (process pool) --> look up entries already stored --> link to this feed
+        |
+    for each new entry:  fetch page --> extract (process pool) --> assemble --> store
+        |
+    record the outcome and the next poll time
+
+Fetching is concurrent (asyncio + httpx); parsing and extraction, which are
+CPU-bound, run in a process pool so every core is used.  A feed that fails,
+for whatever reason, is recorded as failed and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import socket
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from monitor.config import Settings
+from monitor.pipeline.assemble import assemble
+from monitor.pipeline.canonical import canonicalize
+from monitor.pipeline.extract import extract_page
+from monitor.pipeline.fetch import Fetcher
+from monitor.pipeline.parse import parse_feed
+from monitor.pipeline.types import Extraction, Fetched, Outcome, ParsedEntry, ParsedFeed
+from monitor.schedule import next_poll
+from monitor.storage import Store
+from monitor.storage.feeds import FeedState, FetchRecord
+from monitor.storage.items import EntryKey
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+LEASE = timedelta(minutes=15)
+_HTML_TYPES = ("text/html", "application/xhtml+xml", None)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class FeedReport:
+    """What one poll of one feed did."""
+
+    name: str
+    outcome: Outcome = Outcome.OK
+    status: int | None = None
+    error: str | None = None
+    entries: int = 0
+    new: int = 0
+    seen: int = 0
+    linked: int = 0
+    page_failures: int = 0
+    duration: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome.is_failure
+
+
+@dataclass(slots=True)
+class RunReport:
+    feeds: list[FeedReport] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> list[FeedReport]:
+        return [f for f in self.feeds if f.failed]
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.feeds)
+
+    @property
+    def seen(self) -> int:
+        return sum(f.seen + f.linked for f in self.feeds)
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose workers start with the extraction stack already imported."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["monitor.pipeline.extract", "monitor.pipeline.parse"])
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+
+def worker_count(configured: int) -> int:
+    """``extract.workers``, or one per core available to this process when it is 0."""
+    if configured:
+        return configured
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class Orchestrator:
+    """Polls feeds into the store.  Reuse one instance across polls (it keeps the pool)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        pool: Executor | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._pool = pool
+        self._own_pool = pool is None
+        self._workers = worker_count(settings.extract.workers)
+
+    @property
+    def pool(self) -> Executor:
+        if self._pool is None:
+            self._pool = make_pool(self._workers)
+        return self._pool
+
+    def close(self) -> None:
+        if self._own_pool and self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- entry points -------------------------------------------------------------
+
+    def sync_feeds(self) -> None:
+        self.store.feeds.sync(self.settings.feeds, self.clock())
+
+    def run_once(
+        self,
+        names: Sequence[str] | None = None,
+        due_only: bool = False,
+        on_claimed: Callable[[int], None] | None = None,
+        on_feed: Callable[[FeedReport], None] | None = None,
+    ) -> RunReport:
+        """Claim feeds (all active ones, or only due ones) and poll them once."""
+        started = time.perf_counter()
+        self.sync_feeds()
+        feeds = self.store.feeds.claim(
+            self.owner, self.clock(), LEASE, names=names, due_only=due_only
+        )
+        if on_claimed:
+            on_claimed(len(feeds))
+        try:
+            reports = asyncio.run(self._poll_all(feeds, on_feed))
+        finally:
+            self.store.feeds.release(self.owner)
+        return RunReport(reports, time.perf_counter() - started)
+
+    # -- the pipeline -------------------------------------------------------------
+
+    async def _poll_all(
+        self, feeds: Sequence[FeedState], on_feed: Callable[[FeedReport], None] | None
+    ) -> list[FeedReport]:
+        extract_slots = asyncio.Semaphore(self._workers * 4)
+        async with Fetcher(self.settings.fetch) as fetcher:
+
+            async def one(feed: FeedState) -> FeedReport:
+                report = await self._poll_guarded(fetcher, feed, extract_slots)
+                if on_feed:
+                    on_feed(report)
+                return report
+
+            return list(await asyncio.gather(*(one(f) for f in feeds)))
+
+    async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+
+    async def _poll_guarded(
+        self, fetcher: Fetcher, feed: FeedState, slots: asyncio.Semaphore
+    ) -> FeedReport:
+        started = time.perf_counter()
+        report = FeedReport(feed.name)
+        fetched: Fetched | None = None
+        parsed: ParsedFeed | None = None
+        try:
+            fetched = await fetcher.fetch_feed(feed.url, feed.validators)
+            report.outcome, report.status, report.error = (
+                fetched.outcome,
+                fetched.status,
+                fetched.error,
+            )
+            if fetched.outcome is Outcome.OK:
+                parsed = await self._in_pool(
+                    parse_feed, fetched.content, fetched.final_url or feed.url, fetched.content_type
+                )
+                await self._ingest(fetcher, feed, parsed, report, slots)
+        except Exception as exc:
+            log.exception("feed %r: unexpected error while polling %s", feed.name, feed.url)
+            report.outcome, report.error = Outcome.TEMPORARY, f"internal error: {exc!r}"
+        report.duration = time.perf_counter() - started
+        self._record(feed, fetched, parsed, report)
+        return report
+
+    def _record(
+        self,
+        feed: FeedState,
+        fetched: Fetched | None,
+        parsed: ParsedFeed | None,
+        report: FeedReport,
+    ) -> None:
+        now = self.clock()
+        failures = feed.consecutive_failures + 1 if report.failed else 0
+        validators = feed.validators
+        if fetched is not None and not report.failed:
+            validators = fetched.validators
+        self.store.feeds.record(
+            feed.id,
+            FetchRecord(
+                outcome=report.outcome.value,
+                status=report.status,
+                error=report.error,
+                validators=validators,
+                title=parsed.title if parsed else None,
+                site_url=parsed.link if parsed else None,
+                new_items=report.new,
+                duration=report.duration,
+                failed=report.failed,
+                next_fetch_at=next_poll(
+                    report.outcome,
+                    feed.interval_seconds,
+                    failures,
+                    now,
+                    fetched.retry_after if fetched else None,
+                ),
+            ),
+            now,
+        )
+        level = logging.WARNING if report.failed else logging.INFO
+        log.log(
+            level,
+            "feed %r: %s%s, %d entries, %d new, %d already stored, %.2fs",
+            feed.name,
+            report.outcome.value,
+            f" ({report.error})" if report.error else "",
+            report.entries,
+            report.new,
+            report.seen + report.linked,
+            report.duration,
+        )
+
+    async def _ingest(
+        self,
+        fetcher: Fetcher,
+        feed: FeedState,
+        parsed: ParsedFeed,
+        report: FeedReport,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        report.entries = len(parsed.entries)
+        if not parsed.entries:
+            if parsed.problem and parsed.problem != "the feed has no entries":
+                report.outcome, report.error = Outcome.SOFT, parsed.problem
+            return
+        if parsed.bozo:
+            log.info(
+                "feed %r: malformed document, read what could be read: %s", feed.name, parsed.bozo
+            )
+        entries = [e for e in parsed.entries if e.link]
+        keys = [EntryKey(e.guid, canonicalize(e.link or "")) for e in entries]
+        known = self.store.items.lookup(feed.id, keys)
+        now = self.clock()
+        fresh: dict[str, tuple[ParsedEntry, EntryKey]] = {}
+        for entry, key, hit in zip(entries, keys, known, strict=True):
+            if hit is None:
+                if key.url not in fresh:
+                    fresh[key.url or ""] = (entry, key)
+            elif hit.linked:
+                report.seen += 1
+            elif self.store.items.link(feed.id, hit.item_id, key.guid, key.url, now):
+                report.linked += 1
+                log.info("feed %r: item %d also carried here: %s", feed.name, hit.item_id, key.url)
+            else:
+                report.seen += 1
+        results = await asyncio.gather(
+            *(self._new_entry(fetcher, feed, parsed, e, k, slots) for e, k in fresh.values())
+        )
+        for created, page_failed in results:
+            report.new += created
+            report.linked += not created
+            report.page_failures += page_failed
+
+    async def _new_entry(
+        self,
+        fetcher: Fetcher,
+        feed: FeedState,
+        parsed: ParsedFeed,
+        entry: ParsedEntry,
+        key: EntryKey,
+        slots: asyncio.Semaphore,
+    ) -> tuple[bool, bool]:
+        """Fetch, extract, assemble and store one new entry -> (created, page failed)."""
+        page: Fetched | None = None
+        extraction: Extraction | None = None
+        if feed.full_text and entry.link:
+            page = await fetcher.fetch_page(entry.link)
+            if page.outcome is Outcome.OK:
+                final = canonicalize(page.final_url or entry.link)
+                hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
+                if hit is not None:  # a redirect led to an article stored already
+                    self.store.items.link(feed.id, hit.item_id, key.guid, key.url, self.clock())
+                    return False, False
+                if page.content_type in _HTML_TYPES:
+                    async with slots:
+                        extraction = await self._in_pool(
+                            extract_page,
+                            page.content,
+                            page.final_url or entry.link,
+                            page.charset,
+                            self.settings.extract.keep_raw_html,
+                        )
+                else:
+                    extraction = Extraction(
+                        text=None, error=f"not an HTML page ({page.content_type})"
+                    )
+            if page.outcome is not Outcome.OK or (extraction and extraction.error):
+                log.warning(
+                    "feed %r: item %s: %s; keeping the feed's text",
+                    feed.name,
+                    entry.link,
+                    page.error or (extraction.error if extraction else "no page"),
+                )
+        draft = assemble(
+            entry,
+            page,
+            extraction,
+            feed_title=parsed.title or feed.title,
+            feed_language=feed.language,
+            full_text=feed.full_text,
+            now=self.clock(),
+            future_skew=timedelta(seconds=self.settings.extract.future_skew),
+        )
+        item_id, created = self.store.items.add(feed.id, draft, key.url, self.clock())
+        if created:
+            log.info(
+                "feed %r: item %d stored: %s (%d words, %s)",
+                feed.name,
+                item_id,
+                draft.title or draft.url,
+                draft.word_count,
+                draft.extraction_method,
+            )
+        page_failed = bool(feed.full_text and draft.extraction_method != "trafilatura")
+        return created, page_failed

@@ -1,0 +1,155 @@
+"""Assembly (pure): feed entry + page extraction -> :class:`ItemDraft`.
+
+For each field the page is preferred and the feed is the fallback; the source
+chosen is recorded in ``field_sources``.  Publication dates later than ``now``
+plus the allowed clock skew are refused in favour of the next source.  A page
+date without a time of day yields to a feed timestamp of the same day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from monitor.pipeline.canonical import canonicalize, same_site
+from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD
+from monitor.pipeline.text import normalised_text_hash, word_count
+from monitor.pipeline.types import Extraction, Fetched, ItemDraft, ParsedEntry
+
+FEED_VERSION = "feed/1"
+T = TypeVar("T")
+
+
+def choose_canonical(final_url: str, declared: str | None) -> str:
+    """Canonical URL: the page's declared canonical when on the same site, else the final URL."""
+    own = canonicalize(final_url)
+    if not declared:
+        return own
+    candidate = canonicalize(declared, base=final_url)
+    if not same_site(candidate, own):
+        return own
+    # A canonical pointing at the home page is a theme bug, not a statement about the article.
+    if urlsplit(candidate).path in ("", "/") and urlsplit(own).path not in ("", "/"):
+        return own
+    return candidate
+
+
+def _pick(sources: dict[str, str], name: str, *candidates: tuple[str, T | None]) -> T | None:
+    """First non-empty candidate; its source is written to ``sources[name]``."""
+    for source, value in candidates:
+        if value:
+            sources[name] = source
+            return value
+    return None
+
+
+def choose_published(
+    page: Extraction | None, entry: ParsedEntry, now: datetime, skew: timedelta
+) -> tuple[datetime | None, str | None]:
+    limit = now + skew
+    feed_dates = [
+        (source, value)
+        for source, value in (("feed", entry.published), ("feed_updated", entry.updated))
+        if value is not None and value <= limit
+    ]
+    if page and page.date and page.date.value <= limit:
+        if page.date.has_time:
+            return page.date.value, "page"
+        same_day = [(s, v) for s, v in feed_dates if v.date() == page.date.value.date()]
+        if same_day:
+            return same_day[0][1], same_day[0][0]
+        return page.date.value, "page"
+    if feed_dates:
+        return feed_dates[0][1], feed_dates[0][0]
+    return None, None
+
+
+def _merge_lists(*groups: tuple[str, Iterable[str]]) -> tuple[tuple[str, ...], str | None]:
+    merged: dict[str, None] = {}
+    sources = []
+    for source, values in groups:
+        before = len(merged)
+        merged.update(
+            (v, None) for v in values if v.casefold() not in {m.casefold() for m in merged}
+        )
+        if len(merged) > before:
+            sources.append(source)
+    return tuple(merged), "+".join(sources) or None
+
+
+def assemble(
+    entry: ParsedEntry,
+    page: Fetched | None,
+    extraction: Extraction | None,
+    *,
+    feed_title: str | None,
+    feed_language: str | None,
+    full_text: bool,
+    now: datetime,
+    future_skew: timedelta = timedelta(minutes=15),
+) -> ItemDraft:
+    """Merge what the feed said about an entry with what its page said."""
+    link = entry.link or ""
+    final_url = (page.final_url if page and page.final_url else None) or link
+    ext = extraction if extraction and extraction.text else None
+    sources: dict[str, str] = {}
+
+    def pick(name: str, *candidates: tuple[str, str | None]) -> str | None:
+        return _pick(sources, name, *candidates)
+
+    if full_text:
+        text = pick(
+            "text",
+            ("page", ext.text if ext else None),
+            ("feed_content", entry.content_text),
+            ("feed_summary", entry.summary),
+        )
+    else:
+        text = pick("text", ("feed_content", entry.content_text), ("feed_summary", entry.summary))
+    method = {
+        "page": METHOD,
+        "feed_content": "feed-content",
+        "feed_summary": "feed-summary",
+    }.get(sources.get("text", ""), "none")
+    published, published_source = choose_published(ext, entry, now, future_skew)
+    if published_source:
+        sources["published_at"] = published_source
+    updated = entry.updated if entry.updated and entry.updated <= now + future_skew else None
+    categories, categories_source = _merge_lists(
+        ("page", (ext.categories + ext.tags) if ext else ()), ("feed", entry.categories)
+    )
+    if categories_source:
+        sources["categories"] = categories_source
+    return ItemDraft(
+        url=final_url,
+        canonical_url=choose_canonical(final_url, ext.canonical_url if ext else None),
+        guid=entry.guid,
+        title=pick("title", ("page", ext.title if ext else None), ("feed", entry.title)),
+        author=pick("author", ("page", ext.author if ext else None), ("feed", entry.author)),
+        published_at=published,
+        updated_at=updated,
+        summary=pick(
+            "summary", ("page", ext.description if ext else None), ("feed", entry.summary)
+        ),
+        text=text,
+        language=pick(
+            "language",
+            ("page", ext.language if ext else None),
+            ("feed", entry.language),
+            ("config", feed_language),
+        ),
+        site_name=pick("site_name", ("page", ext.sitename if ext else None), ("feed", feed_title)),
+        categories=categories,
+        image_url=pick("image_url", ("page", ext.image if ext else None), ("feed", entry.image)),
+        word_count=word_count(text),
+        content_hash=normalised_text_hash(text),
+        extraction_method=method,
+        extractor_version=EXTRACTOR_VERSION if method == METHOD else FEED_VERSION,
+        field_sources=sources,
+        fetch_status=page.status if page else None,
+        fetch_error=(page.error if page else None) or (extraction.error if extraction else None),
+        raw_html=extraction.raw_html if extraction else None,
+        page_charset=page.charset if page else None,
+    )

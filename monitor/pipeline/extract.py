@@ -1,0 +1,123 @@
+"""Article extraction (pure, CPU-bound): page bytes -> :class:`Extraction`.
+
+:func:`extract_page` runs in the orchestrator's process pool.  It parses the
+page once with trafilatura's ``bare_extraction`` and reads text and metadata
+from that single parse.  The settings in :data:`TRAFILATURA_OPTIONS` were
+chosen by measurement on the article-bench corpus (docs/design.md,
+bench/results/extraction_settings.md); :data:`EXTRACTOR_VERSION` changes
+whenever they or trafilatura change, so stored items can be re-extracted.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zlib
+from datetime import UTC, datetime
+from typing import Any
+
+import trafilatura
+from trafilatura.settings import Document
+
+from monitor.pipeline.text import clean_text
+from monitor.pipeline.types import Extraction, PageDate
+
+# Bump PROFILE whenever TRAFILATURA_OPTIONS change.
+PROFILE = 1
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "include_comments": False,
+    "include_tables": True,
+    "with_metadata": True,
+    "date_extraction_params": {
+        "original_date": True,
+        "extensive_search": True,
+        "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    },
+}
+EXTRACTOR_VERSION = f"trafilatura/{trafilatura.__version__}+p{PROFILE}"
+METHOD = "trafilatura"
+
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+
+
+def _quiet_trafilatura() -> None:
+    # trafilatura logs every discarded page at WARNING; the pipeline reports those itself.
+    for name in ("trafilatura", "htmldate", "courlan"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+_quiet_trafilatura()
+
+
+def parse_page_date(value: str | None) -> PageDate | None:
+    """htmldate output -> aware UTC datetime; a bare midnight without zone is date-only."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            parsed = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
+        except ValueError:
+            return None
+    has_time = parsed.tzinfo is not None or parsed.time() != datetime.min.time()
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return PageDate(parsed.astimezone(UTC), has_time)
+
+
+def _decode(content: bytes, charset: str | None) -> str | bytes:
+    if charset:
+        try:
+            return content.decode(charset, errors="replace")
+        except LookupError:
+            pass
+    return content  # trafilatura detects the encoding itself
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(dict.fromkeys(s for s in (clean_text(str(v)) for v in items) if s))
+
+
+def _language(value: Any) -> str | None:
+    if isinstance(value, str) and _LANG.match(value.strip()):
+        return value.strip().split("-")[0].split("_")[0].lower()
+    return None
+
+
+def extract_page(
+    content: bytes, url: str, charset: str | None = None, keep_raw: bool = False
+) -> Extraction:
+    """Extract text and metadata from one article page.  Never raises for bad input."""
+    raw = zlib.compress(content, 6) if keep_raw else None
+    try:
+        document = trafilatura.bare_extraction(
+            _decode(content, charset), url=url, **TRAFILATURA_OPTIONS
+        )
+    except Exception as exc:  # a bad page must not take the worker down
+        return Extraction(text=None, raw_html=raw, error=f"trafilatura failed: {exc!r}")
+    if not isinstance(document, Document):
+        return Extraction(text=None, raw_html=raw, error="trafilatura found no main text")
+    text = clean_text(document.text or "") or None
+    return Extraction(
+        text=text,
+        title=clean_text(document.title) if document.title else None,
+        author=clean_text(document.author) if document.author else None,
+        date=parse_page_date(document.date),
+        sitename=clean_text(document.sitename) if document.sitename else None,
+        description=clean_text(document.description) if document.description else None,
+        language=_language(document.language),
+        categories=_list(document.categories),
+        tags=_list(document.tags),
+        image=document.image or None,
+        canonical_url=document.url if document.url and document.url != url else None,
+        raw_html=raw,
+        error=None if text else "trafilatura found no main text",
+    )
+
+
+def decompress(raw: bytes) -> bytes:
+    return zlib.decompress(raw)

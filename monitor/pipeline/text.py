@@ -1,0 +1,57 @@
+"""Small pure text helpers shared by the stages."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+
+import lxml.html
+from lxml import etree
+
+_BLOCK_TAGS = {
+    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "table", "tr", "section", "article", "figure", "figcaption", "hr",
+}  # fmt: skip
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of spaces, trim every line, keep paragraph breaks."""
+    lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
+    joined = "\n".join(lines)
+    return _BLANK_LINES.sub("\n", joined).strip()
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, one line per block element."""
+    if "<" not in fragment:
+        return clean_text(html.unescape(fragment))
+    try:
+        root = lxml.html.fromstring(f"<div>{fragment}</div>")
+    except (etree.ParserError, ValueError):
+        return clean_text(re.sub(r"<[^>]+>", " ", fragment))
+    etree.strip_elements(root, "script", "style", with_tail=False)
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.lower() in _BLOCK_TAGS:
+            element.tail = "\n" + (element.tail or "")
+            if element.tag.lower() != "br":
+                element.text = "\n" + (element.text or "")
+    return clean_text(root.text_content())
+
+
+def word_count(text: str | None) -> int:
+    return len(re.findall(r"\w+", text)) if text else 0
+
+
+def normalised_text_hash(text: str | None) -> str | None:
+    """Hash of the text with case, accents, punctuation and spacing folded away."""
+    if not text:
+        return None
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    words = re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c)))
+    if not words:
+        return None
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()

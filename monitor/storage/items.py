@@ -1,0 +1,393 @@
+"""Items: lookup of known entries, idempotent insertion, queries and re-extraction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.pipeline.types import ItemDraft
+from monitor.storage._sql import insert_ignore
+from monitor.storage.schema import Feed, FeedItem, Item, ItemPage
+
+_CHUNK = 500
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryKey:
+    """How an entry is recognised: its GUID within the feed, its canonical link anywhere."""
+
+    guid: str | None
+    url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    item_id: int
+    linked: bool  # already recorded as carried by this feed
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    url: str
+    canonical_url: str
+    guid: str | None
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    fetched_at: datetime
+    summary: str | None
+    text: str | None
+    language: str | None
+    site_name: str | None
+    categories: tuple[str, ...]
+    image_url: str | None
+    word_count: int
+    content_hash: str | None
+    extraction_method: str
+    extractor_version: str
+    field_sources: dict[str, str]
+    fetch_status: int | None
+    fetch_error: str | None
+    feeds: tuple[str, ...] = ()
+    feed_tags: tuple[str, ...] = ()
+    has_page: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "guid": self.guid,
+            "title": self.title,
+            "author": self.author,
+            "published_at": _iso(self.published_at),
+            "updated_at": _iso(self.updated_at),
+            "fetched_at": _iso(self.fetched_at),
+            "feeds": list(self.feeds),
+            "feed_tags": list(self.feed_tags),
+            "language": self.language,
+            "site_name": self.site_name,
+            "categories": list(self.categories),
+            "image_url": self.image_url,
+            "summary": self.summary,
+            "text": self.text,
+            "word_count": self.word_count,
+            "content_hash": self.content_hash,
+            "extraction_method": self.extraction_method,
+            "extractor_version": self.extractor_version,
+            "field_sources": self.field_sources,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    item_id: int
+    url: str
+    html_z: bytes
+    charset: str | None
+    extractor_version: str
+
+
+@dataclass(slots=True)
+class _FeedInfo:
+    names: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _item_values(draft: ItemDraft) -> dict[str, Any]:
+    return {
+        "url": draft.url,
+        "canonical_url": draft.canonical_url,
+        "guid": draft.guid,
+        "title": draft.title,
+        "author": draft.author,
+        "published_at": draft.published_at,
+        "updated_at": draft.updated_at,
+        "summary": draft.summary,
+        "text": draft.text,
+        "language": draft.language,
+        "site_name": draft.site_name,
+        "categories": list(draft.categories),
+        "image_url": draft.image_url,
+        "word_count": draft.word_count,
+        "content_hash": draft.content_hash,
+        "extraction_method": draft.extraction_method,
+        "extractor_version": draft.extractor_version,
+        "field_sources": draft.field_sources,
+        "fetch_status": draft.fetch_status,
+        "fetch_error": draft.fetch_error,
+    }
+
+
+class ItemRepository:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # -- ingest -------------------------------------------------------------------
+
+    def lookup(self, feed_id: int, keys: Sequence[EntryKey]) -> list[Known | None]:
+        """For each key, the stored item it designates (if any), in one round of queries."""
+        guids = sorted({k.guid for k in keys if k.guid})
+        urls = sorted({k.url for k in keys if k.url})
+        by_guid: dict[str, int] = {}
+        by_url: dict[str, int] = {}
+        with self._sessions() as session:
+            for chunk in _chunks(guids):
+                rows = session.execute(
+                    select(FeedItem.guid, FeedItem.item_id).where(
+                        FeedItem.feed_id == feed_id, FeedItem.guid.in_(chunk)
+                    )
+                )
+                by_guid.update({g: i for g, i in rows if g})
+            for chunk in _chunks(urls):
+                for url, item_id in session.execute(
+                    select(Item.canonical_url, Item.id).where(Item.canonical_url.in_(chunk))
+                ):
+                    by_url[url] = item_id
+                for entry_url, linked_id in session.execute(
+                    select(FeedItem.entry_url, FeedItem.item_id).where(
+                        FeedItem.entry_url.in_(chunk)
+                    )
+                ):
+                    if entry_url:
+                        by_url.setdefault(entry_url, linked_id)
+            ids = sorted(set(by_guid.values()) | set(by_url.values()))
+            linked: set[int] = set()
+            for id_chunk in _chunks(ids):
+                linked.update(
+                    session.scalars(
+                        select(FeedItem.item_id).where(
+                            FeedItem.feed_id == feed_id, FeedItem.item_id.in_(id_chunk)
+                        )
+                    )
+                )
+        result: list[Known | None] = []
+        for key in keys:
+            found = (by_guid.get(key.guid) if key.guid else None) or (
+                by_url.get(key.url) if key.url else None
+            )
+            result.append(Known(found, found in linked) if found else None)
+        return result
+
+    def add(
+        self, feed_id: int, draft: ItemDraft, entry_url: str | None, now: datetime
+    ) -> tuple[int, bool]:
+        """Store a new item (or find the one already stored under its canonical URL) and
+        record that ``feed_id`` carried it.  Returns ``(item_id, created)``."""
+        with self._sessions.begin() as session:
+            values = _item_values(draft) | {"fetched_at": now}
+            result = session.execute(insert_ignore(session, Item).values(**values))
+            created = bool(cast(CursorResult[Any], result).rowcount)
+            item_id = session.scalar(
+                select(Item.id).where(Item.canonical_url == draft.canonical_url)
+            )
+            assert item_id is not None
+            if created and draft.raw_html is not None:
+                session.add(
+                    ItemPage(
+                        item_id=item_id,
+                        html_z=draft.raw_html,
+                        charset=draft.page_charset,
+                        fetched_at=now,
+                    )
+                )
+            self._link(session, feed_id, item_id, draft.guid, entry_url, now)
+        return item_id, created
+
+    def link(
+        self, feed_id: int, item_id: int, guid: str | None, entry_url: str | None, now: datetime
+    ) -> bool:
+        """Record that ``feed_id`` carried an already stored item; False if it was known."""
+        with self._sessions.begin() as session:
+            return self._link(session, feed_id, item_id, guid, entry_url, now)
+
+    @staticmethod
+    def _link(
+        session: Session,
+        feed_id: int,
+        item_id: int,
+        guid: str | None,
+        entry_url: str | None,
+        now: datetime,
+    ) -> bool:
+        result = session.execute(
+            insert_ignore(session, FeedItem).values(
+                feed_id=feed_id,
+                item_id=item_id,
+                guid=guid,
+                entry_url=entry_url,
+                first_seen_at=now,
+            )
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
+
+    # -- queries ------------------------------------------------------------------
+
+    def _feed_info(self, session: Session, ids: Sequence[int]) -> dict[int, _FeedInfo]:
+        info: defaultdict[int, _FeedInfo] = defaultdict(_FeedInfo)
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(FeedItem.item_id, Feed.name, Feed.tags)
+                .join(Feed, Feed.id == FeedItem.feed_id)
+                .where(FeedItem.item_id.in_(chunk))
+                .order_by(FeedItem.first_seen_at, Feed.name)
+            )
+            for item_id, name, tags in rows:
+                entry = info[item_id]
+                entry.names.append(name)
+                entry.tags.extend(t for t in tags or () if t not in entry.tags)
+        return info
+
+    def _select(self, feed: str | None, since: datetime | None) -> Select[Any]:
+        query = select(Item)
+        if feed:
+            query = query.where(
+                Item.id.in_(
+                    select(FeedItem.item_id)
+                    .join(Feed, Feed.id == FeedItem.feed_id)
+                    .where(Feed.name == feed)
+                )
+            )
+        if since:
+            query = query.where(func.coalesce(Item.published_at, Item.fetched_at) >= since)
+        return query
+
+    def _stored(self, item: Item, info: _FeedInfo, has_page: bool = False) -> StoredItem:
+        return StoredItem(
+            id=item.id,
+            url=item.url,
+            canonical_url=item.canonical_url,
+            guid=item.guid,
+            title=item.title,
+            author=item.author,
+            published_at=item.published_at,
+            updated_at=item.updated_at,
+            fetched_at=item.fetched_at,
+            summary=item.summary,
+            text=item.text,
+            language=item.language,
+            site_name=item.site_name,
+            categories=tuple(item.categories or ()),
+            image_url=item.image_url,
+            word_count=item.word_count,
+            content_hash=item.content_hash,
+            extraction_method=item.extraction_method,
+            extractor_version=item.extractor_version,
+            field_sources=dict(item.field_sources or {}),
+            fetch_status=item.fetch_status,
+            fetch_error=item.fetch_error,
+            feeds=tuple(info.names),
+            feed_tags=tuple(info.tags),
+            has_page=has_page,
+        )
+
+    def list(
+        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+    ) -> list[StoredItem]:
+        query = self._select(feed, since).order_by(
+            func.coalesce(Item.published_at, Item.fetched_at).desc(), Item.id.desc()
+        )
+        if limit:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            items = list(session.scalars(query))
+            info = self._feed_info(session, [i.id for i in items])
+            return [self._stored(i, info[i.id]) for i in items]
+
+    def count(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(Item)) or 0)
+
+    def get(self, item_id: int) -> StoredItem | None:
+        with self._sessions() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                return None
+            has_page = session.get(ItemPage, item_id) is not None
+            return self._stored(item, self._feed_info(session, [item_id])[item_id], has_page)
+
+    def iter_all(
+        self, since: datetime | None = None, feed: str | None = None, batch: int = 500
+    ) -> Iterator[StoredItem]:
+        """Every matching item, oldest first, read in batches (keyset pagination)."""
+        last_id = 0
+        while True:
+            query = self._select(feed, since).where(Item.id > last_id).order_by(Item.id)
+            with self._sessions() as session:
+                items = list(session.scalars(query.limit(batch)))
+                if not items:
+                    return
+                info = self._feed_info(session, [i.id for i in items])
+                stored = [self._stored(i, info[i.id]) for i in items]
+            yield from stored
+            last_id = items[-1].id
+
+    # -- re-extraction ------------------------------------------------------------
+
+    def pages(
+        self, ids: Sequence[int] | None = None, not_version: str | None = None, batch: int = 200
+    ) -> Iterator[StoredPage]:
+        """Stored pages to re-extract: the given ids, or those whose version differs."""
+        last_id = 0
+        while True:
+            query = (
+                select(
+                    ItemPage.item_id,
+                    Item.url,
+                    ItemPage.html_z,
+                    ItemPage.charset,
+                    Item.extractor_version,
+                )
+                .join(Item, Item.id == ItemPage.item_id)
+                .where(ItemPage.item_id > last_id)
+                .order_by(ItemPage.item_id)
+                .limit(batch)
+            )
+            if ids is not None:
+                query = query.where(ItemPage.item_id.in_(ids))
+            if not_version is not None:
+                query = query.where(Item.extractor_version != not_version)
+            with self._sessions() as session:
+                rows = [StoredPage(*row) for row in session.execute(query)]
+            if not rows:
+                return
+            yield from rows
+            last_id = rows[-1].item_id
+
+    def count_pages(self, not_version: str | None = None) -> int:
+        query = select(func.count()).select_from(ItemPage).join(Item, Item.id == ItemPage.item_id)
+        if not_version is not None:
+            query = query.where(Item.extractor_version != not_version)
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
+
+    def update_extraction(self, item_id: int, draft: ItemDraft) -> bool:
+        """Replace an item's extracted fields; False when nothing changed."""
+        values = _item_values(draft)
+        for key in ("url", "canonical_url", "guid", "fetch_status", "fetch_error"):
+            values.pop(key)
+        with self._sessions.begin() as session:
+            item = session.get_one(Item, item_id)
+            current = {k: getattr(item, k) for k in values}
+            if current == values:
+                return False
+            session.execute(update(Item).where(Item.id == item_id).values(**values))
+            return True

@@ -1,0 +1,49 @@
+"""The storage handle: an engine, a session factory and one repository per domain."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import sessionmaker
+
+from monitor.storage import engine as engine_module
+from monitor.storage.feeds import FeedRepository
+from monitor.storage.items import ItemRepository
+
+
+class Store:
+    """Open with :meth:`open`; ``store.feeds`` and ``store.items`` do the work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_module.make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.feeds = FeedRepository(self._sessions)
+        self.items = ItemRepository(self._sessions)
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> Store:
+        store = cls(url)
+        if migrate:
+            store.upgrade()
+        return store
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self, revision: str = "head") -> None:
+        engine_module.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str) -> None:
+        engine_module.downgrade(self.engine, revision)
+
+    def current_revision(self) -> str | None:
+        return engine_module.current_revision(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
