@@ -268,6 +268,18 @@ def _describe(loc: tuple[int | str, ...], raw: Any) -> str:
     return "".join(parts) or "(top level)"
 
 
+def _source_loc(raw: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """Point a feed field that was inherited from ``defaults:`` back at the defaults."""
+    if len(loc) >= 3 and loc[0] == "feeds" and isinstance(loc[1], int):
+        feeds = raw.get("feeds") if isinstance(raw, Mapping) else None
+        feed = feeds[loc[1]] if isinstance(feeds, list) and loc[1] < len(feeds) else None
+        if isinstance(feed, Mapping) and loc[2] not in feed:
+            defaults = raw.get("defaults")
+            if isinstance(defaults, Mapping) and loc[2] in defaults:
+                return ("defaults", *loc[2:])
+    return loc
+
+
 def _apply_defaults(raw: Any) -> Any:
     """Merge the ``defaults:`` block into each feed mapping (feed keys win, tags add up)."""
     if not isinstance(raw, Mapping):
@@ -332,19 +344,19 @@ def load_settings(
     try:
         parsed = _File.model_validate(_apply_defaults(raw))
     except ValidationError as exc:
-        problems = []
+        problems: list[str] = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc = _source_loc(raw, tuple(error["loc"]))
             line = _line_of(raw, loc)
-            if line is None and len(loc) >= 3 and loc[0] == "feeds":
-                line = _line_of(raw, ("defaults", loc[2]))
             where = f"{path}:{line}" if line else str(path)
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field; check its spelling against docs/configuration.md"
             elif error["type"] == "missing":
                 message = "required field is missing"
-            problems.append(f"{where}: {_describe(loc, raw)}: {message}")
+            problem = f"{where}: {_describe(loc, raw)}: {message}"
+            if problem not in problems:  # a bad default is reported once, not per feed
+                problems.append(problem)
         raise ConfigError(
             f"{path}: {len(problems)} problem(s) in the configuration", problems
         ) from None

@@ -293,9 +293,21 @@ class Orchestrator:
             else:
                 report.seen += 1
         results = await asyncio.gather(
-            *(self._new_entry(fetcher, feed, parsed, e, k, slots) for e, k in fresh.values())
+            *(self._new_entry(fetcher, feed, parsed, e, k, slots) for e, k in fresh.values()),
+            return_exceptions=True,
         )
-        for created, page_failed in results:
+        for (entry, _key), result in zip(fresh.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                # A defect or a database refusal on one item must not lose the others.
+                log.error(
+                    "feed %r: item %s could not be stored; it will be retried next poll",
+                    feed.name,
+                    entry.link,
+                    exc_info=result,
+                )
+                report.page_failures += 1
+                continue
+            created, page_failed = result
             report.new += created
             report.linked += not created
             report.page_failures += page_failed

@@ -25,7 +25,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PG_ADMIN_URL = os.environ.get("MONITOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "MONITOR_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 PAGES = {

@@ -6,7 +6,6 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from monitor.cli import app
@@ -37,6 +36,7 @@ def test_run_once_stores_every_article_with_full_text(
     )
     code, output = monitor(config, "run", "--once")
     assert code == 0, output
+    assert "feeds: 2 ok, 0 failed" in output, output
     settings = load_settings(config)
     with Store.open(settings.database_url) as store:
         items = {i.canonical_url: i for i in store.items.iter_all()}

@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Select, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.errors import StorageError
 from monitor.pipeline.types import ItemDraft
 from monitor.storage._sql import insert_ignore
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage
@@ -194,12 +195,18 @@ class ItemRepository:
         record that ``feed_id`` carried it.  Returns ``(item_id, created)``."""
         with self._sessions.begin() as session:
             values = _item_values(draft) | {"fetched_at": now}
-            result = session.execute(insert_ignore(session, Item).values(**values))
-            created = bool(cast(CursorResult[Any], result).rowcount)
-            item_id = session.scalar(
+            inserted = session.scalar(
+                insert_ignore(session, Item).values(**values).returning(Item.id)
+            )
+            created = inserted is not None
+            item_id = inserted or session.scalar(
                 select(Item.id).where(Item.canonical_url == draft.canonical_url)
             )
-            assert item_id is not None
+            if item_id is None:
+                raise StorageError(
+                    f"item {draft.canonical_url} was neither inserted nor found; "
+                    "was it deleted by another process meanwhile?"
+                )
             if created and draft.raw_html is not None:
                 session.add(
                     ItemPage(
@@ -228,16 +235,18 @@ class ItemRepository:
         entry_url: str | None,
         now: datetime,
     ) -> bool:
-        result = session.execute(
-            insert_ignore(session, FeedItem).values(
+        inserted = session.scalar(
+            insert_ignore(session, FeedItem)
+            .values(
                 feed_id=feed_id,
                 item_id=item_id,
                 guid=guid,
                 entry_url=entry_url,
                 first_seen_at=now,
             )
+            .returning(FeedItem.item_id)
         )
-        return bool(cast(CursorResult[Any], result).rowcount)
+        return inserted is not None
 
     # -- queries ------------------------------------------------------------------
 

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""The project's one task runner; needs only Python 3.11+.
+
+    python3 tasks.py run --once      # set up .venv if needed, then: monitor run --once
+    python3 tasks.py test            # set up .venv if needed, then: the whole test suite
+    python3 tasks.py lint            # ruff check, ruff format --check, mypy
+    python3 tasks.py bench           # the benchmarks of bench/, results to stdout
+    python3 tasks.py monitor ARGS    # any monitor command inside the venv
+
+The virtual environment lives in ``.venv`` (override with MONITOR_VENV); it is
+(re)installed whenever pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("MONITOR_VENV", ROOT / ".venv"))
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".monitor-installed"
+
+
+def _python() -> Path:
+    return BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_venv() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"monitor needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.is_file() and STAMP.read_text() == wanted and _python().exists():
+        return
+    if not _python().exists():
+        print(f"tasks: creating virtual environment {VENV}", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    print("tasks: installing monitor and its development tools", file=sys.stderr)
+    pip = [str(_python()), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(*args: str) -> int:
+    return subprocess.call([str(_python()), *args], cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    task, rest = argv[0], argv[1:]
+    ensure_venv()
+    if task == "test":
+        return run("-m", "pytest", *rest)
+    if task == "lint":
+        return (
+            run("-m", "ruff", "check", "monitor", "tests", "bench", "tasks.py")
+            or run("-m", "ruff", "format", "--check", "monitor", "tests", "bench", "tasks.py")
+            or run("-m", "mypy")
+        )
+    if task == "run":
+        return run("-m", "monitor", "run", *rest)
+    if task == "monitor":
+        return run("-m", "monitor", *rest)
+    if task == "bench":
+        status = 0
+        for script in ("bench/pipeline_throughput.py", "bench/extraction_settings.py"):
+            status |= run(script, *rest)
+        return status
+    print(f"tasks: unknown task {task!r}; try: run, test, lint, bench, monitor", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
