@@ -139,6 +139,14 @@ SETTINGS: tuple[Setting, ...] = (
         _bare(with_metadata=True, include_comments=False, favor_recall=True),
     ),
     Setting(
+        "extract(html, url=url, include_comments=False, favor_recall=True, fast=True)",
+        _extract(with_url=True, include_comments=False, favor_recall=True, fast=True),
+    ),
+    Setting(
+        "bare_extraction(html, url=url, include_comments=False, favor_recall=True, fast=True)",
+        _bare(include_comments=False, favor_recall=True, fast=True),
+    ),
+    Setting(
         "bare_extraction(html, url=url, with_metadata=True, include_comments=False, "
         "favor_recall=True, fast=True)",
         _bare(with_metadata=True, include_comments=False, favor_recall=True, fast=True),

@@ -25,17 +25,17 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from monitor.config import Settings
-from monitor.pipeline.assemble import assemble
+from monitor.pipeline.assemble import assemble, extract_and_assemble
 from monitor.pipeline.canonical import canonicalize
-from monitor.pipeline.extract import extract_page
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.parse import parse_feed
-from monitor.pipeline.types import Extraction, Fetched, Outcome, ParsedEntry, ParsedFeed
+from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
 from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
@@ -322,46 +322,53 @@ class Orchestrator:
         slots: asyncio.Semaphore,
     ) -> tuple[bool, bool]:
         """Fetch, extract, assemble and store one new entry -> (created, page failed)."""
+        feed_title, now = parsed.title or feed.title, self.clock()
+        skew = timedelta(seconds=self.settings.extract.future_skew)
         page: Fetched | None = None
-        extraction: Extraction | None = None
+        draft: ItemDraft | None = None
+        problem: str | None = None
         if feed.full_text and entry.link:
             page = await fetcher.fetch_page(entry.link)
-            if page.outcome is Outcome.OK:
+            if page.outcome is not Outcome.OK:
+                problem = page.error
+            else:
                 final = canonicalize(page.final_url or entry.link)
-                hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
-                if hit is not None:  # a redirect led to an article stored already
-                    self.store.items.link(feed.id, hit.item_id, key.guid, key.url, self.clock())
-                    return False, False
+                if final != key.url:  # redirected: perhaps to an article stored already
+                    hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
+                    if hit is not None:
+                        self.store.items.link(feed.id, hit.item_id, key.guid, key.url, self.clock())
+                        return False, False
                 if page.content_type in _HTML_TYPES:
-                    async with slots:
-                        extraction = await self._in_pool(
-                            extract_page,
-                            page.content,
-                            page.final_url or entry.link,
-                            page.charset,
-                            self.settings.extract.keep_raw_html,
-                        )
-                else:
-                    extraction = Extraction(
-                        text=None, error=f"not an HTML page ({page.content_type})"
+                    job = partial(
+                        extract_and_assemble,
+                        feed_title=feed_title,
+                        feed_language=feed.language,
+                        now=now,
+                        future_skew=skew,
+                        keep_raw=self.settings.extract.keep_raw_html,
                     )
-            if page.outcome is not Outcome.OK or (extraction and extraction.error):
+                    async with slots:
+                        built = await self._in_pool(job, entry, page)
+                    draft, problem = built, built.fetch_error
+                else:
+                    problem = f"not an HTML page ({page.content_type})"
+            if problem:
                 log.warning(
-                    "feed %r: item %s: %s; keeping the feed's text",
-                    feed.name,
-                    entry.link,
-                    page.error or (extraction.error if extraction else "no page"),
+                    "feed %r: item %s: %s; keeping the feed's text", feed.name, entry.link, problem
                 )
-        draft = assemble(
-            entry,
-            page,
-            extraction,
-            feed_title=parsed.title or feed.title,
-            feed_language=feed.language,
-            full_text=feed.full_text,
-            now=self.clock(),
-            future_skew=timedelta(seconds=self.settings.extract.future_skew),
-        )
+        if draft is None:
+            draft = assemble(
+                entry,
+                page,
+                None,
+                feed_title=feed_title,
+                feed_language=feed.language,
+                full_text=feed.full_text,
+                now=now,
+                future_skew=skew,
+            )
+            if problem and not draft.fetch_error:
+                draft = replace(draft, fetch_error=problem)
         item_id, created = self.store.items.add(feed.id, draft, key.url, self.clock())
         if created:
             log.info(

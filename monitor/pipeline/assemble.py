@@ -14,7 +14,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitor.pipeline.canonical import canonicalize, same_site
-from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD
+from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, extract_page
 from monitor.pipeline.text import normalised_text_hash, word_count
 from monitor.pipeline.types import Extraction, Fetched, ItemDraft, ParsedEntry
 
@@ -152,4 +152,30 @@ def assemble(
         fetch_error=(page.error if page else None) or (extraction.error if extraction else None),
         raw_html=extraction.raw_html if extraction else None,
         page_charset=page.charset if page else None,
+    )
+
+
+def extract_and_assemble(
+    entry: ParsedEntry,
+    page: Fetched,
+    *,
+    feed_title: str | None,
+    feed_language: str | None,
+    now: datetime,
+    future_skew: timedelta,
+    keep_raw: bool,
+) -> ItemDraft:
+    """Extraction then assembly, as one process-pool task: only the draft travels back."""
+    extraction = extract_page(
+        page.content, page.final_url or entry.link or "", page.charset, keep_raw
+    )
+    return assemble(
+        entry,
+        page,
+        extraction,
+        feed_title=feed_title,
+        feed_language=feed_language,
+        full_text=True,
+        now=now,
+        future_skew=future_skew,
     )

@@ -23,10 +23,12 @@ from monitor.pipeline.text import clean_text
 from monitor.pipeline.types import Extraction, PageDate
 
 # Bump PROFILE whenever TRAFILATURA_OPTIONS change.
-PROFILE = 1
+PROFILE = 2
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,
     "include_tables": True,
+    "favor_recall": True,
+    "fast": True,
     "with_metadata": True,
     "date_extraction_params": {
         "original_date": True,
@@ -38,6 +40,18 @@ EXTRACTOR_VERSION = f"trafilatura/{trafilatura.__version__}+p{PROFILE}"
 METHOD = "trafilatura"
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
+# trafilatura fills ``language`` only when asked to filter by it; read what the page declares.
+_DECLARED_LANG = (
+    re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)", re.I),
+    re.compile(
+        rb"<meta\b[^>]*?\bproperty\s*=\s*[\"']og:locale[\"'][^>]*?\bcontent\s*=\s*[\"']([A-Za-z]{2,3})",
+        re.I,
+    ),
+    re.compile(
+        rb"<meta\b[^>]*?\bhttp-equiv\s*=\s*[\"']content-language[\"'][^>]*?\bcontent\s*=\s*[\"']([A-Za-z]{2,3})",
+        re.I,
+    ),
+)
 
 
 def _quiet_trafilatura() -> None:
@@ -88,11 +102,21 @@ def _language(value: Any) -> str | None:
     return None
 
 
+def declared_language(content: bytes) -> str | None:
+    """The language the page declares (``<html lang>``, og:locale, Content-Language)."""
+    head = content[:20000]
+    for pattern in _DECLARED_LANG:
+        match = pattern.search(head)
+        if match:
+            return _language(match.group(1).decode("ascii"))
+    return None
+
+
 def extract_page(
     content: bytes, url: str, charset: str | None = None, keep_raw: bool = False
 ) -> Extraction:
     """Extract text and metadata from one article page.  Never raises for bad input."""
-    raw = zlib.compress(content, 6) if keep_raw else None
+    raw = zlib.compress(content, 1) if keep_raw else None  # level 1: 3x faster, ~10% larger
     try:
         document = trafilatura.bare_extraction(
             _decode(content, charset), url=url, **TRAFILATURA_OPTIONS
@@ -109,7 +133,7 @@ def extract_page(
         date=parse_page_date(document.date),
         sitename=clean_text(document.sitename) if document.sitename else None,
         description=clean_text(document.description) if document.description else None,
-        language=_language(document.language),
+        language=_language(document.language) or declared_language(content),
         categories=_list(document.categories),
         tags=_list(document.tags),
         image=document.image or None,

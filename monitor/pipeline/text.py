@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import re
@@ -16,6 +17,7 @@ _BLOCK_TAGS = {
 }  # fmt: skip
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_WORDS = re.compile(r"\w+")
 
 
 def clean_text(text: str) -> str:
@@ -43,15 +45,29 @@ def html_to_text(fragment: str) -> str:
 
 
 def word_count(text: str | None) -> int:
-    return len(re.findall(r"\w+", text)) if text else 0
+    return len(_WORDS.findall(text)) if text else 0
+
+
+@functools.cache
+def _combining_marks() -> re.Pattern[str]:
+    """A character class of every combining mark in the Basic Multilingual Plane."""
+    marks = "".join(chr(c) for c in range(0x300, 0x10000) if unicodedata.combining(chr(c)))
+    return re.compile(f"[{re.escape(marks)}]+")
+
+
+def fold(text: str) -> str:
+    """Case, compatibility forms and accents folded away (for keys, never for display)."""
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    return _combining_marks().sub("", unicodedata.normalize("NFKD", folded))
 
 
 def normalised_text_hash(text: str | None) -> str | None:
     """Hash of the text with case, accents, punctuation and spacing folded away."""
     if not text:
         return None
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    words = re.findall(r"\w+", "".join(c for c in folded if not unicodedata.combining(c)))
+    words = _WORDS.findall(fold(text))
     if not words:
         return None
     return hashlib.sha256(" ".join(words).encode()).hexdigest()

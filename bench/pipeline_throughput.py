@@ -1,0 +1,162 @@
+"""Pipeline throughput against bare trafilatura, on the article-bench corpus.
+
+What it measures, in one run on one machine:
+
+* **baseline**: ``trafilatura.extract(html)`` over every page, one process,
+  pages already in memory: the cost of extraction alone;
+* **pipeline, N workers**: ``monitor``'s orchestrator polling a feed that
+  lists every page, served by a real HTTP server on loopback (in a process of
+  its own), with fetch, parse, extraction in a pool of N processes, assembly
+  and storage in SQLite: articles stored per second, from the first request
+  to the last commit.  The pool is warmed up before timing, as it is in the
+  long-running service.
+
+Each figure is the best of ``--rounds`` runs; the ratios are pipeline rate
+over baseline rate.  The same run also scores the stored texts against the
+corpus ground truth (shingle F1) so a fast but wrong pipeline cannot pass.
+
+    .venv/bin/python bench/pipeline_throughput.py [--workers 1 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import trafilatura
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.article_metric import DEFAULT_CORPUS, Page, load_corpus, score, shingle_match
+from monitor.config import load_settings
+from monitor.orchestrator import Orchestrator, make_pool
+from monitor.storage import Store
+
+
+def _feed(pages: Sequence[Page], base: str) -> bytes:
+    items = "".join(
+        f"<item><title>{html.escape(p.id)}</title><link>{base}/a/{p.id}/</link>"
+        f"<guid>{base}/a/{p.id}/</guid></item>"
+        for p in pages
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>bench</title><link>{base}/</link>{items}</channel></rss>"
+    ).encode()
+
+
+def _serve(port_queue: multiprocessing.Queue[int], corpus: str, limit: int | None) -> None:
+    pages = load_corpus(corpus)[:limit]
+    bodies = {f"/a/{p.id}/": p.html.encode() for p in pages}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            if self.path == "/feed.xml":
+                body, kind = _feed(pages, f"http://127.0.0.1:{port}"), "application/rss+xml"
+            elif self.path in bodies:
+                body, kind = bodies[self.path], "text/html; charset=utf-8"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    port_queue.put(port)
+    server.serve_forever()
+
+
+def baseline(pages: Sequence[Page]) -> float:
+    started = time.perf_counter()
+    for page in pages:
+        trafilatura.extract(page.html)
+    return len(pages) / (time.perf_counter() - started)
+
+
+def _noop(_: int) -> int:
+    return os.getpid()
+
+
+def pipeline(port: int, workers: int, expected: int, tmp: Path) -> tuple[float, dict[str, str]]:
+    """One timed poll into a fresh SQLite database; returns (articles/s, url -> text)."""
+    db = tmp / f"bench-{workers}-{time.monotonic_ns()}.db"
+    config = tmp / "feeds.yaml"
+    config.write_text(
+        f"database: sqlite:///{db}\n"
+        f"extract: {{workers: {workers}, keep_raw_html: true}}\n"
+        "fetch: {concurrency: 32, per_host: 16}\n"
+        f"feeds:\n  - name: bench\n    url: http://127.0.0.1:{port}/feed.xml\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    pool = make_pool(workers)
+    list(pool.map(_noop, range(workers * 4)))  # start and warm every worker
+    with Store.open(settings.database_url) as store, Orchestrator(settings, store, pool=pool) as o:
+        started = time.perf_counter()
+        report = o.run_once()
+        elapsed = time.perf_counter() - started
+        texts = {item.url: item.text or "" for item in store.items.iter_all()}
+    pool.shutdown()
+    if report.new != expected:
+        raise SystemExit(f"pipeline stored {report.new} items, expected {expected}: {report}")
+    return expected / elapsed, texts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default=str(DEFAULT_CORPUS))
+    parser.add_argument("--limit", type=int, default=None, help="Use only the first N pages.")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    pages = load_corpus(args.corpus)[: args.limit]
+    queue: multiprocessing.Queue[int] = multiprocessing.Queue()
+    server = multiprocessing.Process(target=_serve, args=(queue, args.corpus, args.limit))
+    server.daemon = True
+    server.start()
+    port = queue.get(timeout=60)
+
+    base_rate = max(baseline(pages) for _ in range(args.rounds))
+    rows = [("bare trafilatura.extract, 1 process", base_rate, 1.0, None)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for workers in args.workers:
+            best, texts = 0.0, {}
+            for _ in range(args.rounds):
+                rate, texts = pipeline(port, workers, len(pages), Path(tmp))
+                best = max(best, rate)
+            by_url = {f"http://127.0.0.1:{port}/a/{p.id}/": p for p in pages}
+            f1 = score(shingle_match(by_url[u].truth, t) for u, t in texts.items()).f1
+            label = f"monitor pipeline, {workers} worker{'s' if workers > 1 else ''}"
+            rows.append((label, best, best / base_rate, f1))
+    server.terminate()
+
+    print(f"pages: {len(pages)}, rounds: {args.rounds} (best kept), cores: {os.cpu_count()}")
+    print()
+    print("| run | articles/s | x bare | text F1 |")
+    print("|---|---:|---:|---:|")
+    for label, rate, ratio, f1 in rows:
+        print(f"| {label} | {rate:.1f} | {ratio:.2f} | {'-' if f1 is None else f'{f1:.3f}'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
