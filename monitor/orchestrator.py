@@ -202,7 +202,10 @@ class Orchestrator:
             )
             if fetched.outcome is Outcome.OK:
                 parsed = await self._in_pool(
-                    parse_feed, fetched.content, fetched.final_url or feed.url, fetched.content_type
+                    parse_feed,
+                    fetched.content,
+                    fetched.final_url or feed.url,
+                    fetched.content_type_header,
                 )
                 await self._ingest(fetcher, feed, parsed, report, slots)
         except Exception as exc:

@@ -137,20 +137,25 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+def config_file(directory: Path, database: str, feeds: list[dict[str, Any]], **extra: Any) -> Path:
+    """Write ``directory/feeds.yaml`` for these feeds and this database."""
+    data: dict[str, Any] = {
+        "database": database,
+        "extract": {"workers": 2, "keep_raw_html": True},
+        "defaults": {"interval": "15m", "language": "en"},
+        "feeds": feeds,
+    }
+    data.update(extra)
+    path = directory / "feeds.yaml"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")  # JSON is YAML
+    return path
+
+
 @pytest.fixture
 def write_config(tmp_path: Path, db_url: str) -> Callable[..., Path]:
     """Write a feeds.yaml for the given feeds; the database is the test's ``db_url``."""
 
     def write(feeds: list[dict[str, Any]], **extra: Any) -> Path:
-        data: dict[str, Any] = {
-            "database": db_url,
-            "extract": {"workers": 2, "keep_raw_html": True},
-            "defaults": {"interval": "15m", "language": "en"},
-            "feeds": feeds,
-        }
-        data.update(extra)
-        path = tmp_path / "feeds.yaml"
-        path.write_text(json.dumps(data, indent=2), encoding="utf-8")  # JSON is YAML
-        return path
+        return config_file(tmp_path, db_url, feeds, **extra)
 
     return write

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import socket
+import ssl
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -57,6 +60,24 @@ def classify_status(status: int) -> Outcome:
     if status in _TEMPORARY_STATUSES or status >= 500:
         return Outcome.TEMPORARY
     return Outcome.HARD
+
+
+def _connect_failure(url: str, exc: httpx.ConnectError) -> Fetched:
+    """A refused or reset connection may heal; a bad certificate or unknown host will not."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLError):
+            return Fetched(url, Outcome.HARD, error=f"TLS failure: {cause}")
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:
+            host = urlsplit(url).hostname
+            return Fetched(url, Outcome.HARD, error=f"unknown host {host!r}: {cause.strerror}")
+        if isinstance(cause, OSError) and cause.errno:
+            host, port = urlsplit(url).hostname, urlsplit(url).port
+            where = f"{host}:{port}" if port else str(host)
+            reason = os.strerror(cause.errno)
+            return Fetched(url, Outcome.TEMPORARY, error=f"cannot connect to {where}: {reason}")
+        cause = cause.__cause__ or cause.__context__
+    return Fetched(url, Outcome.TEMPORARY, error=f"cannot connect: {exc}")
 
 
 class Fetcher:
@@ -140,8 +161,8 @@ class Fetcher:
                 kind = type(exc).__name__
                 return Fetched(url, Outcome.TEMPORARY, error=f"timed out ({kind})")
             except httpx.ConnectError as exc:
-                return Fetched(url, Outcome.TEMPORARY, error=f"cannot connect: {exc}")
-            except httpx.InvalidURL as exc:
+                return _connect_failure(url, exc)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 return Fetched(url, Outcome.HARD, error=f"invalid URL: {exc}")
             except httpx.HTTPError as exc:
                 return Fetched(url, Outcome.TEMPORARY, error=f"{type(exc).__name__}: {exc}")

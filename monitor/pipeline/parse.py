@@ -62,7 +62,7 @@ def _image(entry: Mapping[str, Any], base: str) -> str | None:
     return None
 
 
-def _entry(entry: Mapping[str, Any], base: str, language: str | None) -> ParsedEntry:
+def _entry(entry: dict[str, Any], base: str, language: str | None) -> ParsedEntry:
     link = entry.get("link")
     if not link:
         link = next(
@@ -83,8 +83,9 @@ def _entry(entry: Mapping[str, Any], base: str, language: str | None) -> ParsedE
         guid=str(guid).strip() if guid else None,
         title=_text(entry.get("title"), (entry.get("title_detail") or {}).get("type")),
         author=clean_text(str(entry["author"])) if entry.get("author") else None,
-        published=_datetime(entry.get("published_parsed")),
-        updated=_datetime(entry.get("updated_parsed")),
+        # dict.get: FeedParserDict's own lookup falls back from updated to published.
+        published=_datetime(dict.get(entry, "published_parsed")),
+        updated=_datetime(dict.get(entry, "updated_parsed")),
         summary=_text(entry.get("summary"), summary_detail.get("type")),
         content_text=_content_text(entry),
         categories=categories,
@@ -96,13 +97,14 @@ def _entry(entry: Mapping[str, Any], base: str, language: str | None) -> ParsedE
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document fetched from ``url`` (its final URL after redirects)."""
     headers = {"content-location": url}
-    if content_type:
+    if content_type:  # may carry the charset of the HTTP header
         headers["content-type"] = content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
     feed = parsed.get("feed") or {}
     base = str(feed.get("link") or url)
     base = urljoin(url, base)
     language = feed.get("language") or None
+    mime = content_type.split(";")[0].strip().lower() if content_type else None
     entries = tuple(_entry(e, url, language) for e in parsed.get("entries") or ())
     bozo = None
     if parsed.get("bozo"):
@@ -112,7 +114,7 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
     if not entries:
         if parsed.get("version"):
             problem = "the feed has no entries"
-        elif content_type in _HTML_TYPES or content.lstrip()[:15].lower().startswith(
+        elif mime in _HTML_TYPES or content.lstrip()[:15].lower().startswith(
             (b"<!doctype html", b"<html")
         ):
             problem = "this URL serves an HTML page, not a feed; look for its RSS/Atom link"

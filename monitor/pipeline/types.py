@@ -52,6 +52,13 @@ class Fetched:
     retry_after: int | None = None
     elapsed: float = 0.0
 
+    @property
+    def content_type_header(self) -> str | None:
+        """The media type with the charset the server declared, as parsers expect it."""
+        if self.content_type and self.charset:
+            return f"{self.content_type}; charset={self.charset}"
+        return self.content_type
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedEntry:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.config import FeedConfig
 from monitor.pipeline.types import Validators
+from monitor.storage._sql import insert_ignore
 from monitor.storage.schema import Feed, FeedItem
 
 
@@ -96,8 +97,22 @@ class FeedRepository:
             for config in configs:
                 feed = by_url.get(config.url) or by_name.get(config.name)
                 if feed is None:
-                    feed = Feed(name=config.name, url=config.url, created_at=now, next_fetch_at=now)
-                    session.add(feed)
+                    # Another worker may be adding the same feed at this moment.
+                    session.execute(
+                        insert_ignore(session, Feed).values(
+                            name=config.name,
+                            url=config.url,
+                            tags=list(config.tags),
+                            interval_seconds=config.interval,
+                            full_text=config.full_text,
+                            active=True,
+                            consecutive_failures=0,
+                            last_new_items=0,
+                            created_at=now,
+                            next_fetch_at=now,
+                        )
+                    )
+                    feed = session.scalars(select(Feed).where(Feed.url == config.url)).one()
                 feed.name = config.name
                 feed.url = config.url
                 feed.tags = list(config.tags)
