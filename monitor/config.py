@@ -24,7 +24,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError
@@ -87,11 +86,13 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _http_url(value: str) -> str:
-    value = value.strip()
-    if not re.match(r"^https?://[^\s/]+", value, re.IGNORECASE):
+def _http_url(value: Any) -> str:
+    if not isinstance(value, str):
         raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value
+    url = value.strip()
+    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+    return url
 
 
 class FeedDefaults(_Model):
@@ -156,20 +157,6 @@ class _File(_Model):
     defaults: FeedDefaults = Field(default_factory=FeedDefaults)
     feeds: list[FeedConfig] = Field(default_factory=list)
     watchlists: list[WatchlistConfig] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique(self) -> _File:
-        for what, values in (
-            ("feed name", [f.name for f in self.feeds]),
-            ("feed url", [f.url for f in self.feeds]),
-            ("watchlist name", [w.name for w in self.watchlists]),
-        ):
-            seen: set[str] = set()
-            for value in values:
-                if value in seen:
-                    raise ValueError(f"duplicate {what} {value!r}: each must be unique")
-                seen.add(value)
-        return self
 
 
 class Settings(_Model):
@@ -293,13 +280,37 @@ def _apply_defaults(raw: Any) -> Any:
             if isinstance(feed, Mapping):
                 entry = {k: v for k, v in defaults.items() if k != "tags"}
                 entry.update(feed)
-                tags = list(defaults.get("tags") or []) + list(feed.get("tags") or [])
-                entry["tags"] = list(dict.fromkeys(str(t) for t in tags))
+                base, own = defaults.get("tags") or [], feed.get("tags") or []
+                if isinstance(base, list) and isinstance(own, list):
+                    entry["tags"] = list(dict.fromkeys(str(t) for t in [*base, *own]))
+                # otherwise the wrong type is left in place for validation to report
                 merged.append(entry)
             else:
                 merged.append(feed)
         data["feeds"] = merged
     return data
+
+
+def _duplicates(raw: Any) -> list[tuple[int | str, ...]]:
+    """Locations of every feed name, feed URL or watchlist name already used above it."""
+    found: list[tuple[int | str, ...]] = []
+    if not isinstance(raw, Mapping):
+        return found
+    for section, fields in (("feeds", ("name", "url")), ("watchlists", ("name",))):
+        entries = raw.get(section)
+        if not isinstance(entries, list):
+            continue
+        for field in fields:
+            seen: set[str] = set()
+            for index, entry in enumerate(entries):
+                value = entry.get(field) if isinstance(entry, Mapping) else None
+                if not isinstance(value, str):
+                    continue
+                key = value.strip()
+                if key in seen:
+                    found.append((section, index, field))
+                seen.add(key)
+    return found
 
 
 def _database_url(file_value: str | None, config_dir: Path, env: Mapping[str, str]) -> str:
@@ -328,6 +339,11 @@ def _database_url(file_value: str | None, config_dir: Path, env: Mapping[str, st
     return url
 
 
+def _line_key(problem: str) -> int:
+    match = re.match(r"^.*?:(\d+): ", problem)
+    return int(match.group(1)) if match else 0
+
+
 def load_settings(
     path: Path | str = DEFAULT_CONFIG, env: Mapping[str, str] | None = None
 ) -> Settings:
@@ -341,25 +357,36 @@ def load_settings(
         raise ConfigError(
             f"{path}:1: expected a mapping with keys such as feeds:, defaults:, watchlists:"
         )
+    problems: list[str] = []
+
+    def report(loc: tuple[int | str, ...], message: str) -> None:
+        line = _line_of(raw, loc)
+        where = f"{path}:{line}" if line else str(path)
+        problem = f"{where}: {_describe(loc, raw)}: {message}"
+        if problem not in problems:  # a bad default is reported once, not per feed
+            problems.append(problem)
+
+    parsed: _File | None = None
     try:
         parsed = _File.model_validate(_apply_defaults(raw))
     except ValidationError as exc:
-        problems: list[str] = []
         for error in exc.errors():
-            loc = _source_loc(raw, tuple(error["loc"]))
-            line = _line_of(raw, loc)
-            where = f"{path}:{line}" if line else str(path)
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field; check its spelling against docs/configuration.md"
             elif error["type"] == "missing":
                 message = "required field is missing"
-            problem = f"{where}: {_describe(loc, raw)}: {message}"
-            if problem not in problems:  # a bad default is reported once, not per feed
-                problems.append(problem)
-        raise ConfigError(
-            f"{path}: {len(problems)} problem(s) in the configuration", problems
-        ) from None
+            elif error["type"] in ("list_type", "tuple_type"):
+                message = f"expected a list such as [a, b], got {error['input']!r}"
+            report(_source_loc(raw, tuple(error["loc"])), message)
+    for loc in _duplicates(raw):
+        section, index, field = loc
+        value = raw[section][index][field]
+        what = "feed" if section == "feeds" else "watchlist"
+        report(loc, f"duplicate {what} {field} {value!r}: each must be unique; rename or remove it")
+    if problems or parsed is None:
+        problems.sort(key=_line_key)
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
     try:
         database_url = _database_url(parsed.database, path.resolve().parent, env)
     except ValueError as exc:

@@ -63,8 +63,12 @@ def _unique_name(name: str, taken: set[str]) -> str:
 def import_opml(config_path: Path, outlines: list[Outline]) -> tuple[list[str], list[str]]:
     """Append new feeds to the config file; return (added names, skipped URLs)."""
     document: Any = read_yaml(config_path)
+    # A file of comments only loads as None; its text is kept above the new block.
+    preamble = ""
     if document is None:
         document = CommentedMap()
+        preamble = config_path.read_text(encoding="utf-8").rstrip()
+        preamble = preamble + "\n" if preamble else ""
     if not isinstance(document, CommentedMap):
         raise ConfigError(f"{config_path}:1: expected a mapping at the top of the file")
     feeds = document.get("feeds")
@@ -91,9 +95,10 @@ def import_opml(config_path: Path, outlines: list[Outline]) -> tuple[list[str], 
     buffer = io.StringIO()
     yaml = _yaml()
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never re-wrap the analysts' long lines
     yaml.dump(document, buffer)
     tmp = config_path.with_suffix(config_path.suffix + ".tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.write_text(preamble + buffer.getvalue(), encoding="utf-8")
     tmp.replace(config_path)
     return added, skipped
 

@@ -8,7 +8,10 @@ from monitor.cli.common import Context, handle_errors, out
 from monitor.storage import Store
 from monitor.storage.engine import head_revision
 
-app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)
+app = typer.Typer(
+    help="Database schema migrations (Alembic).\n\nExample: monitor db upgrade",
+    no_args_is_help=True,
+)
 
 
 @app.command()

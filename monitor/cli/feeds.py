@@ -12,7 +12,10 @@ from monitor.cli.common import EXIT_USAGE, Context, fail, handle_errors, out, wh
 from monitor.errors import ConfigError, OpmlError
 from monitor.opml import export_opml, import_opml, parse_opml
 
-app = typer.Typer(help="The feeds: health, OPML import and export.", no_args_is_help=True)
+app = typer.Typer(
+    help="The feeds: health, OPML import and export.\n\nExample: monitor feeds list",
+    no_args_is_help=True,
+)
 
 
 @app.command("list")

@@ -18,7 +18,11 @@ from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since,
 from monitor.reextract import reextract
 from monitor.storage.items import StoredItem
 
-app = typer.Typer(help="The stored articles.", no_args_is_help=True)
+app = typer.Typer(
+    help="The stored articles: list, show, export, re-extract.\n\n"
+    "Example: monitor items list --since 1d",
+    no_args_is_help=True,
+)
 
 CSV_FIELDS = (
     "id", "url", "canonical_url", "title", "author", "published_at", "feeds", "language",

@@ -16,8 +16,9 @@ many feeds or tracking links lead to it:
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 TRACKING_PARAMS: frozenset[str] = frozenset(
     {
@@ -64,7 +65,26 @@ TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "hsa_", "__twitter"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters that never need escaping in a path or query component.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
-_QUERY_SAFE = "/:@!$'()*+,;-._~?"
+# "+" is not safe in a query: written back bare it would read as a space.
+_QUERY_SAFE = "/:@!$'()*,;-._~?"
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _normalise_escapes(path: str) -> str:
+    """Escape what must be escaped, unescape only unreserved bytes, upper-case the rest.
+
+    An escaped reserved byte such as ``%2F`` keeps its meaning (it is not a
+    path separator), so it is never decoded.
+    """
+    path = _LONE_PERCENT.sub("%25", path)
+
+    def unescape_unreserved(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1), 16))
+        return char if char in _UNRESERVED else "%" + m.group(1).upper()
+
+    return quote(_ESCAPE.sub(unescape_unreserved, path), safe=_PATH_SAFE + "%")
 
 
 def is_tracking(name: str, extra: Iterable[str] = ()) -> bool:
@@ -90,13 +110,12 @@ def canonicalize(url: str, base: str | None = None, extra_tracking: Iterable[str
         port = parts.port
     except ValueError:
         port = None
-    netloc = host
+    netloc = f"[{host}]" if ":" in host else host
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc = f"{netloc}:{port}"
-    path = re.sub(r"/{2,}", "/", parts.path) or "/"
-    path = quote(unquote(path), safe=_PATH_SAFE)
+    path = _normalise_escapes(re.sub(r"/{2,}", "/", parts.path) or "/")
     extra = frozenset(p.lower() for p in extra_tracking)
     pairs = [
         (k, v)

@@ -77,6 +77,20 @@ def _state(feed: Feed) -> FeedState:
     )
 
 
+def _match_configs(configs: Sequence[FeedConfig], existing: Sequence[Feed]) -> list[Feed | None]:
+    """The stored row each configured feed continues: same URL first, else same name."""
+    by_url = {f.url: f for f in existing}
+    by_name = {f.name: f for f in existing}
+    matched: list[Feed | None] = [by_url.get(c.url) for c in configs]
+    used = {id(f) for f in matched if f is not None}
+    for index, config in enumerate(configs):
+        candidate = by_name.get(config.name)
+        if matched[index] is None and candidate is not None and id(candidate) not in used:
+            matched[index] = candidate
+            used.add(id(candidate))
+    return matched
+
+
 class FeedRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -85,17 +99,20 @@ class FeedRepository:
         """Make the feeds table match the configuration (feeds removed become inactive)."""
         with self._sessions.begin() as session:
             existing = list(session.scalars(select(Feed)))
-            by_url = {f.url: f for f in existing}
-            by_name = {f.name: f for f in existing}
-            wanted: set[int] = set()
-            # Free names first, so that two feeds can swap names without a unique clash.
-            for config in configs:
-                feed = by_url.get(config.url) or by_name.get(config.name)
-                if feed is not None and feed.name != config.name:
-                    feed.name = f"~renaming-{feed.id}"
+            matched = _match_configs(configs, existing)
+            # Free names first, so that feeds can swap or hand down names without a
+            # unique clash; a removed feed keeps its items under a name marked removed.
+            wanted_names = {c.name for c in configs}
+            renamed = {id(f): c.name for c, f in zip(configs, matched, strict=True) if f}
+            for row in existing:
+                target = renamed.get(id(row))
+                if target is not None and row.name != target:
+                    row.name = f"~renaming-{row.id}"
+                elif target is None and row.name in wanted_names:
+                    row.name = f"{row.name} (removed #{row.id})"
             session.flush()
-            for config in configs:
-                feed = by_url.get(config.url) or by_name.get(config.name)
+            wanted: set[int] = set()
+            for config, feed in zip(configs, matched, strict=True):
                 if feed is None:
                     # Another worker may be adding the same feed at this moment.
                     session.execute(
