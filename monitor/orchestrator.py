@@ -33,13 +33,15 @@ from typing import Any, TypeVar
 from monitor.config import Settings
 from monitor.pipeline.assemble import assemble, extract_and_assemble
 from monitor.pipeline.canonical import canonicalize
+from monitor.pipeline.extract import warm_up
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
 from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
-from monitor.storage.items import EntryKey
+from monitor.storage.items import EntryKey, NewItem
+from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,10 +92,10 @@ class RunReport:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool whose workers start with the extraction stack already imported."""
+    """A pool whose workers start with the extraction stack imported and warmed up."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["monitor.pipeline.extract", "monitor.pipeline.parse"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
 
 
 def worker_count(configured: int) -> int:
@@ -123,6 +125,7 @@ class Orchestrator:
         self._pool = pool
         self._own_pool = pool is None
         self._workers = worker_count(settings.extract.workers)
+        self._writer: BatchWriter
 
     @property
     def pool(self) -> Executor:
@@ -173,7 +176,10 @@ class Orchestrator:
         self, feeds: Sequence[FeedState], on_feed: Callable[[FeedReport], None] | None
     ) -> list[FeedReport]:
         extract_slots = asyncio.Semaphore(self._workers * 4)
-        async with Fetcher(self.settings.fetch) as fetcher:
+        async with (
+            Fetcher(self.settings.fetch) as fetcher,
+            BatchWriter(self.store.items.add_many) as self._writer,
+        ):
 
             async def one(feed: FeedState) -> FeedReport:
                 report = await self._poll_guarded(fetcher, feed, extract_slots)
@@ -372,7 +378,7 @@ class Orchestrator:
             )
             if problem and not draft.fetch_error:
                 draft = replace(draft, fetch_error=problem)
-        item_id, created = self.store.items.add(feed.id, draft, key.url, self.clock())
+        item_id, created = await self._writer.add(NewItem(feed.id, draft, key.url, self.clock()))
         if created:
             log.info(
                 "feed %r: item %d stored: %s (%d words, %s)",

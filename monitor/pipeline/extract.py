@@ -145,3 +145,19 @@ def extract_page(
 
 def decompress(raw: bytes) -> bytes:
     return zlib.decompress(raw)
+
+
+_WARM_UP_PAGE = (
+    b"<!DOCTYPE html><html lang='en'><head><title>Warm-up</title>"
+    b"<meta property='og:site_name' content='monitor'>"
+    b"<meta property='article:published_time' content='2020-01-07T10:00:00Z'></head>"
+    b"<body><nav><a href='/'>Home</a></nav><article><h1>Warm-up</h1>"
+    + b"<p>This paragraph exists so that the extractor loads everything it loads lazily "
+    b"on its first call, before a real page waits for it.</p>" * 6
+    + b"</article><footer>Footer</footer></body></html>"
+)
+
+
+def warm_up() -> None:
+    """Run one extraction so a new worker process pays its one-off set-up costs now."""
+    extract_page(_WARM_UP_PAGE, "http://warm-up.invalid/", "utf-8", keep_raw=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
@@ -138,9 +138,28 @@ def _item_values(draft: ItemDraft) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """One item to store, with the feed that carried it (see :meth:`ItemRepository.add_many`)."""
+
+    feed_id: int
+    draft: ItemDraft
+    entry_url: str | None
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    item: Any
+    item_by_url: Any
+    page: Any
+    link: Any
+
+
 class ItemRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._cache: dict[str, _Statements] = {}
 
     # -- ingest -------------------------------------------------------------------
 
@@ -193,31 +212,53 @@ class ItemRepository:
     ) -> tuple[int, bool]:
         """Store a new item (or find the one already stored under its canonical URL) and
         record that ``feed_id`` carried it.  Returns ``(item_id, created)``."""
+        return self.add_many([NewItem(feed_id, draft, entry_url, now)])[0]
+
+    def add_many(self, batch: Sequence[NewItem]) -> list[tuple[int, bool]]:
+        """:meth:`add` for a batch, in one transaction (one commit for many items).
+
+        Statements are built once per dialect and executed with parameters, so
+        SQLAlchemy compiles each only once."""
+        results: list[tuple[int, bool]] = []
         with self._sessions.begin() as session:
-            values = _item_values(draft) | {"fetched_at": now}
-            inserted = session.scalar(
-                insert_ignore(session, Item).values(**values).returning(Item.id)
-            )
-            created = inserted is not None
-            item_id = inserted or session.scalar(
-                select(Item.id).where(Item.canonical_url == draft.canonical_url)
-            )
-            if item_id is None:
-                raise StorageError(
-                    f"item {draft.canonical_url} was neither inserted nor found; "
-                    "was it deleted by another process meanwhile?"
-                )
-            if created and draft.raw_html is not None:
-                session.add(
-                    ItemPage(
-                        item_id=item_id,
-                        html_z=draft.raw_html,
-                        charset=draft.page_charset,
-                        fetched_at=now,
+            stmts = self._statements(session)
+            for new in batch:
+                draft = new.draft
+                values = _item_values(draft) | {"fetched_at": new.now}
+                inserted = session.execute(stmts.item, values).scalar()
+                created = inserted is not None
+                item_id = inserted or session.execute(
+                    stmts.item_by_url, {"url": draft.canonical_url}
+                ).scalar()
+                if item_id is None:
+                    raise StorageError(
+                        f"item {draft.canonical_url} was neither inserted nor found; "
+                        "was it deleted by another process meanwhile?"
                     )
-                )
-            self._link(session, feed_id, item_id, draft.guid, entry_url, now)
-        return item_id, created
+                if created and draft.raw_html is not None:
+                    session.execute(
+                        stmts.page,
+                        {
+                            "item_id": item_id,
+                            "html_z": draft.raw_html,
+                            "charset": draft.page_charset,
+                            "fetched_at": new.now,
+                        },
+                    )
+                self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now)
+                results.append((item_id, created))
+        return results
+
+    def _statements(self, session: Session) -> _Statements:
+        dialect = session.get_bind().dialect.name
+        if dialect not in self._cache:
+            self._cache[dialect] = _Statements(
+                item=insert_ignore(session, Item).returning(Item.id),
+                item_by_url=select(Item.id).where(Item.canonical_url == bindparam("url")),
+                page=insert(ItemPage),
+                link=insert_ignore(session, FeedItem).returning(FeedItem.item_id),
+            )
+        return self._cache[dialect]
 
     def link(
         self, feed_id: int, item_id: int, guid: str | None, entry_url: str | None, now: datetime
@@ -226,8 +267,8 @@ class ItemRepository:
         with self._sessions.begin() as session:
             return self._link(session, feed_id, item_id, guid, entry_url, now)
 
-    @staticmethod
     def _link(
+        self,
         session: Session,
         feed_id: int,
         item_id: int,
@@ -235,17 +276,16 @@ class ItemRepository:
         entry_url: str | None,
         now: datetime,
     ) -> bool:
-        inserted = session.scalar(
-            insert_ignore(session, FeedItem)
-            .values(
-                feed_id=feed_id,
-                item_id=item_id,
-                guid=guid,
-                entry_url=entry_url,
-                first_seen_at=now,
-            )
-            .returning(FeedItem.item_id)
-        )
+        inserted = session.execute(
+            self._statements(session).link,
+            {
+                "feed_id": feed_id,
+                "item_id": item_id,
+                "guid": guid,
+                "entry_url": entry_url,
+                "first_seen_at": now,
+            },
+        ).scalar()
         return inserted is not None
 
     # -- queries ------------------------------------------------------------------
