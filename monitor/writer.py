@@ -32,9 +32,7 @@ class BatchWriter:
     ) -> None:
         self._add_many = add_many
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[tuple[NewItem, asyncio.Future[Result]] | None] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[tuple[NewItem, asyncio.Future[Result]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
 
@@ -87,4 +85,3 @@ class BatchWriter:
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
-

@@ -153,7 +153,8 @@ _WARM_UP_PAGE = (
     b"<meta property='article:published_time' content='2020-01-07T10:00:00Z'></head>"
     b"<body><nav><a href='/'>Home</a></nav><article><h1>Warm-up</h1>"
     + b"<p>This paragraph exists so that the extractor loads everything it loads lazily "
-    b"on its first call, before a real page waits for it.</p>" * 6
+    b"on its first call, before a real page waits for it.</p>"
+    * 6
     + b"</article><footer>Footer</footer></body></html>"
 )
 

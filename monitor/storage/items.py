@@ -227,9 +227,10 @@ class ItemRepository:
                 values = _item_values(draft) | {"fetched_at": new.now}
                 inserted = session.execute(stmts.item, values).scalar()
                 created = inserted is not None
-                item_id = inserted or session.execute(
-                    stmts.item_by_url, {"url": draft.canonical_url}
-                ).scalar()
+                item_id = (
+                    inserted
+                    or session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
+                )
                 if item_id is None:
                     raise StorageError(
                         f"item {draft.canonical_url} was neither inserted nor found; "
