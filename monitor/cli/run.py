@@ -90,7 +90,12 @@ def _summary(report: RunReport) -> None:
         ("no full text", "right"),
         ("time", "right"),
     ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(
+            column,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=column in ("feed", "result"),
+            overflow="ellipsis",
+        )
     for feed in sorted(report.feeds, key=lambda f: (not f.failed, f.name)):
         result = f"[red]{feed.outcome.value}[/]" if feed.failed else feed.outcome.value
         if feed.error:
@@ -105,6 +110,8 @@ def _summary(report: RunReport) -> None:
             f"{feed.duration:.1f}s",
         )
     out.print(table)
+    for feed in report.failed:  # the table may cut errors short; here they are whole
+        out.print(f"[red]failed[/] {feed.name}: {feed.outcome.value}: {feed.error}", soft_wrap=True)
     ok = len(report.feeds) - len(report.failed)
     out.print(
         f"feeds: {ok} ok, {len(report.failed)} failed · items: {report.new} new, "
