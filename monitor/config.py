@@ -148,12 +148,21 @@ class ExtractSettings(_Model):
     future_skew: Duration = 900
 
 
+class DedupSettings(_Model):
+    """How duplicates are recognised (docs/configuration.md, "dedup")."""
+
+    near_duplicate_threshold: float = Field(default=0.5, ge=0.2, le=1.0)
+    min_words: int = Field(default=40, ge=1)
+    tracking_params: list[str] = Field(default_factory=list)
+
+
 class _File(_Model):
     """The shape of ``feeds.yaml`` itself."""
 
     database: str | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
     defaults: FeedDefaults = Field(default_factory=FeedDefaults)
     feeds: list[FeedConfig] = Field(default_factory=list)
     watchlists: list[WatchlistConfig] = Field(default_factory=list)
@@ -168,6 +177,7 @@ class Settings(_Model):
     extract: ExtractSettings
     defaults: FeedDefaults
     feeds: tuple[FeedConfig, ...]
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
     watchlists: tuple[WatchlistConfig, ...]
 
     @property
@@ -398,6 +408,7 @@ def load_settings(
         database_url=database_url,
         fetch=parsed.fetch,
         extract=parsed.extract,
+        dedup=parsed.dedup,
         defaults=parsed.defaults,
         feeds=tuple(parsed.feeds),
         watchlists=tuple(parsed.watchlists),

@@ -40,7 +40,7 @@ from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, Par
 from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
-from monitor.storage.items import EntryKey, NewItem
+from monitor.storage.items import EntryKey, NewItem, Stored
 from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,8 @@ class FeedReport:
     new: int = 0
     seen: int = 0
     linked: int = 0
+    revised: int = 0
+    duplicates: int = 0
     page_failures: int = 0
     duration: float = 0.0
 
@@ -89,6 +91,14 @@ class RunReport:
     @property
     def seen(self) -> int:
         return sum(f.seen + f.linked for f in self.feeds)
+
+    @property
+    def revised(self) -> int:
+        return sum(f.revised for f in self.feeds)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.feeds)
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
@@ -286,26 +296,34 @@ class Orchestrator:
                 "feed %r: malformed document, read what could be read: %s", feed.name, parsed.bozo
             )
         entries = [e for e in parsed.entries if e.link]
-        keys = [EntryKey(e.guid, canonicalize(e.link or "")) for e in entries]
+        keys = [EntryKey(e.guid, self._canonical(e.link or "")) for e in entries]
         known = self.store.items.lookup(feed.id, keys)
         now = self.clock()
-        fresh: dict[str, tuple[ParsedEntry, EntryKey]] = {}
+        fresh: dict[str, tuple[ParsedEntry, EntryKey, bool]] = {}
         for entry, key, hit in zip(entries, keys, known, strict=True):
             if hit is None:
                 if key.url not in fresh:
-                    fresh[key.url or ""] = (entry, key)
+                    fresh[key.url or ""] = (entry, key, False)
+            elif hit.linked and _newer(entry, hit.entry_updated) and feed.full_text:
+                # The feed says the article changed since we stored it: fetch it again.
+                fresh.setdefault(key.url or "", (entry, key, True))
             elif hit.linked:
                 report.seen += 1
-            elif self.store.items.link(feed.id, hit.item_id, key.guid, key.url, now):
+            elif self.store.items.link(
+                feed.id, hit.item_id, key.guid, key.url, now, entry.updated or entry.published
+            ):
                 report.linked += 1
                 log.info("feed %r: item %d also carried here: %s", feed.name, hit.item_id, key.url)
             else:
                 report.seen += 1
         results = await asyncio.gather(
-            *(self._new_entry(fetcher, feed, parsed, e, k, slots) for e, k in fresh.values()),
+            *(
+                self._new_entry(fetcher, feed, parsed, e, k, slots, revisit)
+                for e, k, revisit in fresh.values()
+            ),
             return_exceptions=True,
         )
-        for (entry, _key), result in zip(fresh.values(), results, strict=True):
+        for (entry, _key, revisit), result in zip(fresh.values(), results, strict=True):
             if isinstance(result, BaseException):
                 # A defect or a database refusal on one item must not lose the others.
                 log.error(
@@ -316,10 +334,19 @@ class Orchestrator:
                 )
                 report.page_failures += 1
                 continue
-            created, page_failed = result
-            report.new += created
-            report.linked += not created
+            stored, page_failed = result
+            report.new += stored is not None and stored.created
+            report.revised += stored is not None and stored.revised
+            report.duplicates += stored is not None and stored.duplicate_of is not None
+            if stored is None or not (stored.created or stored.revised):
+                if revisit:
+                    report.seen += 1
+                else:
+                    report.linked += 1
             report.page_failures += page_failed
+
+    def _canonical(self, url: str) -> str:
+        return canonicalize(url, extra_tracking=self.settings.dedup.tracking_params)
 
     async def _new_entry(
         self,
@@ -329,8 +356,12 @@ class Orchestrator:
         entry: ParsedEntry,
         key: EntryKey,
         slots: asyncio.Semaphore,
-    ) -> tuple[bool, bool]:
-        """Fetch, extract, assemble and store one new entry -> (created, page failed)."""
+        revisit: bool = False,
+    ) -> tuple[Stored | None, bool]:
+        """Fetch, extract, assemble and store one new (or revised) entry.
+
+        Returns what became of it (None when it turned out to be linked to an
+        item stored under its final URL) and whether its page failed."""
         feed_title, now = parsed.title or feed.title, self.clock()
         skew = timedelta(seconds=self.settings.extract.future_skew)
         page: Fetched | None = None
@@ -341,12 +372,19 @@ class Orchestrator:
             if page.outcome is not Outcome.OK:
                 problem = page.error
             else:
-                final = canonicalize(page.final_url or entry.link)
-                if final != key.url:  # redirected: perhaps to an article stored already
+                final = self._canonical(page.final_url or entry.link)
+                if final != key.url and not revisit:  # redirected: perhaps to a stored article
                     hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
                     if hit is not None:
-                        self.store.items.link(feed.id, hit.item_id, key.guid, key.url, self.clock())
-                        return False, False
+                        self.store.items.link(
+                            feed.id,
+                            hit.item_id,
+                            key.guid,
+                            key.url,
+                            self.clock(),
+                            entry.updated or entry.published,
+                        )
+                        return None, False
                 if page.content_type in _HTML_TYPES:
                     job = partial(
                         extract_and_assemble,
@@ -355,6 +393,7 @@ class Orchestrator:
                         now=now,
                         future_skew=skew,
                         keep_raw=self.settings.extract.keep_raw_html,
+                        extra_tracking=tuple(self.settings.dedup.tracking_params),
                     )
                     async with slots:
                         built = await self._in_pool(job, entry, page)
@@ -375,18 +414,30 @@ class Orchestrator:
                 full_text=feed.full_text,
                 now=now,
                 future_skew=skew,
+                extra_tracking=self.settings.dedup.tracking_params,
             )
             if problem and not draft.fetch_error:
                 draft = replace(draft, fetch_error=problem)
-        item_id, created = await self._writer.add(NewItem(feed.id, draft, key.url, self.clock()))
-        if created:
+        stored = await self._writer.add(NewItem(feed.id, draft, key.url, self.clock()))
+        if stored.created:
             log.info(
-                "feed %r: item %d stored: %s (%d words, %s)",
+                "feed %r: item %d stored: %s (%d words, %s%s)",
                 feed.name,
-                item_id,
+                stored.item_id,
                 draft.title or draft.url,
                 draft.word_count,
                 draft.extraction_method,
+                f", near-duplicate of item {stored.duplicate_of}" if stored.duplicate_of else "",
+            )
+        elif stored.revised:
+            log.info(
+                "feed %r: item %d revised: %s", feed.name, stored.item_id, draft.title or draft.url
             )
         page_failed = bool(feed.full_text and draft.extraction_method != "trafilatura")
-        return created, page_failed
+        return stored, page_failed
+
+
+def _newer(entry: ParsedEntry, stored: datetime | None) -> bool:
+    """True when the feed dates the entry later than when this feed last carried it."""
+    current = entry.updated or entry.published
+    return current is not None and stored is not None and current > stored

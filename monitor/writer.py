@@ -16,10 +16,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from monitor.storage.items import NewItem
+from monitor.storage.items import NewItem, Stored
 
 log = logging.getLogger(__name__)
-Result = tuple[int, bool]
+Result = Stored
 
 
 class BatchWriter:
@@ -46,7 +46,7 @@ class BatchWriter:
             await self._task
 
     async def add(self, item: NewItem) -> Result:
-        """Store ``item``; returns ``(item_id, created)`` once its batch is committed."""
+        """Store ``item``; returns what became of it once its batch is committed."""
         if self._task is None or self._task.done():
             raise RuntimeError("BatchWriter used outside its 'async with' block")
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from monitor.storage import Store
-from monitor.storage.items import NewItem
+from monitor.storage.items import NewItem, Stored
 from monitor.writer import BatchWriter
 from tests.test_storage import NOW, add_feeds, draft
 
@@ -23,14 +23,14 @@ def test_concurrent_items_are_written_in_few_batches(store: Store) -> None:
     feed_id = add_feeds(store, "Alpha")["Alpha"]
     items = [NewItem(feed_id, draft(f"https://a.example/{n}"), None, NOW) for n in range(40)]
 
-    async def main() -> tuple[list[tuple[int, bool]], int]:
+    async def main() -> tuple[list[Stored], int]:
         async with BatchWriter(store.items.add_many, max_batch=16) as writer:
             results = await asyncio.gather(*(writer.add(item) for item in items))
         return list(results), writer.batches
 
     results, batches = asyncio.run(main())
-    assert all(created for _, created in results)
-    assert len({item_id for item_id, _ in results}) == 40
+    assert all(stored.created for stored in results)
+    assert len({stored.item_id for stored in results}) == 40
     assert batches <= 4  # 40 items queued at once, at most 16 per batch (the first may be 1)
     assert len(list(store.items.iter_all())) == 40
 
@@ -41,11 +41,11 @@ def test_a_failing_item_fails_alone_and_the_rest_of_its_batch_is_stored(store: S
     bad = NewItem(feed_id + 999, draft("https://a.example/orphan"), None, NOW)  # no such feed
     calls: list[int] = []
 
-    def add_many(batch: Sequence[NewItem]) -> list[tuple[int, bool]]:
+    def add_many(batch: Sequence[NewItem]) -> list[Stored]:
         calls.append(len(batch))
         return store.items.add_many(batch)
 
-    async def main() -> list[tuple[int, bool] | BaseException]:
+    async def main() -> list[Stored | BaseException]:
         async with BatchWriter(add_many) as writer:
             return await asyncio.gather(
                 *(writer.add(item) for item in [*good[:3], bad, *good[3:]]),
@@ -54,7 +54,7 @@ def test_a_failing_item_fails_alone_and_the_rest_of_its_batch_is_stored(store: S
 
     results = asyncio.run(main())
     assert isinstance(results[3], Exception)
-    assert all(isinstance(r, tuple) and r[1] for i, r in enumerate(results) if i != 3)
+    assert all(isinstance(r, Stored) and r.created for i, r in enumerate(results) if i != 3)
     stored = {item.canonical_url for item in store.items.iter_all()}
     assert stored == {f"https://a.example/{n}" for n in range(5)}
     assert max(calls) > 1 and calls.count(1) >= 6  # one batch, then item by item

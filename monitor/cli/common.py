@@ -44,7 +44,7 @@ class Context:
     def store(self, migrate: bool = True) -> Iterator[Store]:
         settings = self.settings
         with handle_errors():
-            store = Store.open(settings.database_url, migrate=migrate)
+            store = Store.from_settings(settings, migrate=migrate)
         try:
             yield store
         finally:

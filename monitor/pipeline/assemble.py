@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.pipeline.canonical import canonicalize, same_site
 from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, extract_page
+from monitor.pipeline.sketch import sketch_text
 from monitor.pipeline.text import normalised_text_hash, word_count
 from monitor.pipeline.types import Extraction, Fetched, ItemDraft, ParsedEntry
 
@@ -22,12 +23,14 @@ FEED_VERSION = "feed/1"
 T = TypeVar("T")
 
 
-def choose_canonical(final_url: str, declared: str | None) -> str:
+def choose_canonical(
+    final_url: str, declared: str | None, extra_tracking: Iterable[str] = ()
+) -> str:
     """Canonical URL: the page's declared canonical when on the same site, else the final URL."""
-    own = canonicalize(final_url)
+    own = canonicalize(final_url, extra_tracking=extra_tracking)
     if not declared:
         return own
-    candidate = canonicalize(declared, base=final_url)
+    candidate = canonicalize(declared, base=final_url, extra_tracking=extra_tracking)
     if not same_site(candidate, own):
         return own
     # A canonical pointing at the home page is a theme bug, not a statement about the article.
@@ -89,6 +92,7 @@ def assemble(
     full_text: bool,
     now: datetime,
     future_skew: timedelta = timedelta(minutes=15),
+    extra_tracking: Iterable[str] = (),
 ) -> ItemDraft:
     """Merge what the feed said about an entry with what its page said."""
     link = entry.link or ""
@@ -124,7 +128,9 @@ def assemble(
         sources["categories"] = categories_source
     return ItemDraft(
         url=final_url,
-        canonical_url=choose_canonical(final_url, ext.canonical_url if ext else None),
+        canonical_url=choose_canonical(
+            final_url, ext.canonical_url if ext else None, extra_tracking
+        ),
         guid=entry.guid,
         title=pick("title", ("page", ext.title if ext else None), ("feed", entry.title)),
         author=pick("author", ("page", ext.author if ext else None), ("feed", entry.author)),
@@ -152,6 +158,8 @@ def assemble(
         fetch_error=(page.error if page else None) or (extraction.error if extraction else None),
         raw_html=extraction.raw_html if extraction else None,
         page_charset=page.charset if page else None,
+        sketch=sketch_text(text),
+        entry_updated=entry.updated or entry.published,
     )
 
 
@@ -164,6 +172,7 @@ def extract_and_assemble(
     now: datetime,
     future_skew: timedelta,
     keep_raw: bool,
+    extra_tracking: Iterable[str] = (),
 ) -> ItemDraft:
     """Extraction then assembly, as one process-pool task: only the draft travels back."""
     extraction = extract_page(
@@ -178,4 +187,5 @@ def extract_and_assemble(
         full_text=True,
         now=now,
         future_skew=future_skew,
+        extra_tracking=extra_tracking,
     )

@@ -12,6 +12,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from monitor.pipeline.sketch import Sketch
+
 
 class Outcome(enum.StrEnum):
     """What became of one HTTP fetch.  The scheduler turns it into a next poll time."""
@@ -138,3 +140,5 @@ class ItemDraft:
     fetch_error: str | None = None
     raw_html: bytes | None = None
     page_charset: str | None = None
+    sketch: Sketch | None = None  # near-duplicate signature of ``text``
+    entry_updated: datetime | None = None  # the feed entry's updated (else published) time

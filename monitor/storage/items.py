@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.pipeline.types import ItemDraft
+from monitor.storage import dedup
 from monitor.storage._sql import insert_ignore
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage
 
@@ -32,6 +33,7 @@ class EntryKey:
 class Known:
     item_id: int
     linked: bool  # already recorded as carried by this feed
+    entry_updated: datetime | None = None  # the entry's time when this feed last carried it
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,16 @@ class NewItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Stored:
+    """What became of one item handed to :meth:`ItemRepository.add_many`."""
+
+    item_id: int
+    created: bool
+    revised: bool
+    duplicate_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Statements:
     item: Any
     item_by_url: Any
@@ -157,8 +169,11 @@ class _Statements:
 
 
 class ItemRepository:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], policy: dedup.DedupPolicy | None = None
+    ) -> None:
         self._sessions = sessions
+        self.policy = policy or dedup.DedupPolicy()
         self._cache: dict[str, _Statements] = {}
 
     # -- ingest -------------------------------------------------------------------
@@ -190,21 +205,20 @@ class ItemRepository:
                     if entry_url:
                         by_url.setdefault(entry_url, linked_id)
             ids = sorted(set(by_guid.values()) | set(by_url.values()))
-            linked: set[int] = set()
+            linked: dict[int, datetime | None] = {}
             for id_chunk in _chunks(ids):
-                linked.update(
-                    session.scalars(
-                        select(FeedItem.item_id).where(
-                            FeedItem.feed_id == feed_id, FeedItem.item_id.in_(id_chunk)
-                        )
+                links = session.execute(
+                    select(FeedItem.item_id, FeedItem.entry_updated).where(
+                        FeedItem.feed_id == feed_id, FeedItem.item_id.in_(id_chunk)
                     )
                 )
+                linked.update((item_id, updated) for item_id, updated in links)
         result: list[Known | None] = []
         for key in keys:
             found = (by_guid.get(key.guid) if key.guid else None) or (
                 by_url.get(key.url) if key.url else None
             )
-            result.append(Known(found, found in linked) if found else None)
+            result.append(Known(found, found in linked, linked.get(found)) if found else None)
         return result
 
     def add(
@@ -212,43 +226,65 @@ class ItemRepository:
     ) -> tuple[int, bool]:
         """Store a new item (or find the one already stored under its canonical URL) and
         record that ``feed_id`` carried it.  Returns ``(item_id, created)``."""
-        return self.add_many([NewItem(feed_id, draft, entry_url, now)])[0]
+        stored = self.add_many([NewItem(feed_id, draft, entry_url, now)])[0]
+        return stored.item_id, stored.created
 
-    def add_many(self, batch: Sequence[NewItem]) -> list[tuple[int, bool]]:
-        """:meth:`add` for a batch, in one transaction (one commit for many items).
+    def add_many(self, batch: Sequence[NewItem]) -> list[Stored]:
+        """Store a batch of items in one transaction (one commit for many items).
 
+        Each item is, in this order: the stored item of the same canonical URL
+        (revised if its text changed), the stored item of the same text (an
+        exact copy under another URL), or a new item placed in the cluster of
+        its nearest stored duplicate (see :mod:`monitor.storage.dedup`).
         Statements are built once per dialect and executed with parameters, so
         SQLAlchemy compiles each only once."""
-        results: list[tuple[int, bool]] = []
+        results: list[Stored] = []
         with self._sessions.begin() as session:
             stmts = self._statements(session)
             for new in batch:
-                draft = new.draft
-                values = _item_values(draft) | {"fetched_at": new.now}
-                inserted = session.execute(stmts.item, values).scalar()
-                created = inserted is not None
-                item_id = (
-                    inserted
-                    or session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
-                )
-                if item_id is None:
-                    raise StorageError(
-                        f"item {draft.canonical_url} was neither inserted nor found; "
-                        "was it deleted by another process meanwhile?"
-                    )
-                if created and draft.raw_html is not None:
-                    session.execute(
-                        stmts.page,
-                        {
-                            "item_id": item_id,
-                            "html_z": draft.raw_html,
-                            "charset": draft.page_charset,
-                            "fetched_at": new.now,
-                        },
-                    )
-                self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now)
-                results.append((item_id, created))
+                results.append(self._add_one(session, stmts, new))
         return results
+
+    def _add_one(self, session: Session, stmts: _Statements, new: NewItem) -> Stored:
+        draft = new.draft
+        known = session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
+        if known is None:
+            known = dedup.exact_copy(session, draft, self.policy)
+            if known is not None:
+                # Recorded under the copy's own URL too, so the next sighting is known.
+                entry_url = new.entry_url or draft.canonical_url
+                self._link(session, new.feed_id, known, draft.guid, entry_url, new.now, draft)
+                return Stored(known, created=False, revised=False, duplicate_of=None)
+        if known is not None:
+            revised = dedup.revise(session, known, draft, new.now, self.policy)
+            self._link(session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft)
+            return Stored(known, created=False, revised=revised, duplicate_of=None)
+        values = _item_values(draft) | {"fetched_at": new.now}
+        item_id = session.execute(stmts.item, values).scalar()
+        if item_id is None:  # another worker stored the same URL a moment ago
+            item_id = session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
+            if item_id is None:
+                raise StorageError(
+                    f"item {draft.canonical_url} was neither inserted nor found; "
+                    "was it deleted by another process meanwhile?"
+                )
+            self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
+            return Stored(item_id, created=False, revised=False, duplicate_of=None)
+        placement = dedup.place(session, draft.sketch, self.policy)
+        dedup.assign(session, item_id, placement)
+        dedup.save_sketch(session, item_id, draft.sketch)
+        if draft.raw_html is not None:
+            session.execute(
+                stmts.page,
+                {
+                    "item_id": item_id,
+                    "html_z": draft.raw_html,
+                    "charset": draft.page_charset,
+                    "fetched_at": new.now,
+                },
+            )
+        self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
+        return Stored(item_id, created=True, revised=False, duplicate_of=placement.duplicate_of)
 
     def _statements(self, session: Session) -> _Statements:
         dialect = session.get_bind().dialect.name
@@ -262,11 +298,17 @@ class ItemRepository:
         return self._cache[dialect]
 
     def link(
-        self, feed_id: int, item_id: int, guid: str | None, entry_url: str | None, now: datetime
+        self,
+        feed_id: int,
+        item_id: int,
+        guid: str | None,
+        entry_url: str | None,
+        now: datetime,
+        entry_updated: datetime | None = None,
     ) -> bool:
         """Record that ``feed_id`` carried an already stored item; False if it was known."""
         with self._sessions.begin() as session:
-            return self._link(session, feed_id, item_id, guid, entry_url, now)
+            return self._link(session, feed_id, item_id, guid, entry_url, now, None, entry_updated)
 
     def _link(
         self,
@@ -276,7 +318,11 @@ class ItemRepository:
         guid: str | None,
         entry_url: str | None,
         now: datetime,
+        draft: ItemDraft | None = None,
+        entry_updated: datetime | None = None,
     ) -> bool:
+        if draft is not None:
+            entry_updated = draft.entry_updated
         inserted = session.execute(
             self._statements(session).link,
             {
@@ -285,8 +331,15 @@ class ItemRepository:
                 "guid": guid,
                 "entry_url": entry_url,
                 "first_seen_at": now,
+                "entry_updated": entry_updated,
             },
         ).scalar()
+        if inserted is None and entry_updated is not None:
+            session.execute(
+                update(FeedItem)
+                .where(FeedItem.feed_id == feed_id, FeedItem.item_id == item_id)
+                .values(entry_updated=entry_updated)
+            )
         return inserted is not None
 
     # -- queries ------------------------------------------------------------------

@@ -3,7 +3,8 @@
 What must never happen twice is enforced here, by the database:
 
 * one item per canonical URL (``uq_items_canonical_url``);
-* one link per (feed, item) and one item per (feed, GUID) (``feed_items``).
+* one link per (feed, item) and one item per (feed, GUID) (``feed_items``);
+* one revision number per item (``item_revisions``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -126,6 +128,14 @@ class Item(Base):
     fetch_status: Mapped[int | None] = mapped_column(Integer)
     fetch_error: Mapped[str | None] = mapped_column(Text)
     fetched_at: Mapped[datetime] = mapped_column(index=True)
+    # deduplication: the cluster's representative (its own id when it is one), the item
+    # this one was found to copy and how similar they are, and the text's revision number
+    cluster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    similarity: Mapped[float | None] = mapped_column(Float)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     links: Mapped[list[FeedItem]] = relationship(back_populates="item", passive_deletes=True)
 
@@ -149,6 +159,9 @@ class FeedItem(Base):
     guid: Mapped[str | None] = mapped_column(Text)
     entry_url: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
+    # the entry's updated (else published) time as the feed gave it: a later one means
+    # the article may have been revised
+    entry_updated: Mapped[datetime | None]
 
     feed: Mapped[Feed] = relationship(back_populates="links")
     item: Mapped[Item] = relationship(back_populates="links")
@@ -165,3 +178,45 @@ class ItemPage(Base):
     html_z: Mapped[bytes] = mapped_column(LargeBinary)
     charset: Mapped[str | None] = mapped_column(String(40))
     fetched_at: Mapped[datetime]
+
+
+class ItemSketch(Base):
+    """An item's MinHash signature (see monitor/pipeline/sketch.py)."""
+
+    __tablename__ = "item_sketches"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[str] = mapped_column(String(40))
+
+
+class SketchBand(Base):
+    """The LSH index: one row per (band key, item).  Lookup probes the primary key."""
+
+    __tablename__ = "sketch_bands"
+    __table_args__ = (Index("ix_sketch_bands_item_id", "item_id"),)
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+
+
+class ItemRevision(Base):
+    """An earlier text of an item, kept when the same URL came back with changed text."""
+
+    __tablename__ = "item_revisions"
+    __table_args__ = (UniqueConstraint("item_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    word_count: Mapped[int] = mapped_column(Integer, default=0)
+    extractor_version: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime]
+    replaced_at: Mapped[datetime]

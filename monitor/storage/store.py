@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import sessionmaker
 
+from monitor.config import Settings
 from monitor.storage import engine as engine_module
+from monitor.storage.dedup import DedupPolicy
 from monitor.storage.feeds import FeedRepository
 from monitor.storage.items import ItemRepository
 
@@ -12,19 +14,28 @@ from monitor.storage.items import ItemRepository
 class Store:
     """Open with :meth:`open`; ``store.feeds`` and ``store.items`` do the work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, dedup: DedupPolicy | None = None) -> None:
         self.url = url
         self.engine = engine_module.make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.feeds = FeedRepository(self._sessions)
-        self.items = ItemRepository(self._sessions)
+        self.items = ItemRepository(self._sessions, dedup)
 
     @classmethod
-    def open(cls, url: str, migrate: bool = True) -> Store:
-        store = cls(url)
+    def open(cls, url: str, migrate: bool = True, dedup: DedupPolicy | None = None) -> Store:
+        store = cls(url, dedup)
         if migrate:
             store.upgrade()
         return store
+
+    @classmethod
+    def from_settings(cls, settings: Settings, migrate: bool = True) -> Store:
+        """The store ``feeds.yaml`` describes, with its ``dedup:`` policy."""
+        policy = DedupPolicy(
+            threshold=settings.dedup.near_duplicate_threshold,
+            min_words=settings.dedup.min_words,
+        )
+        return cls.open(settings.database_url, migrate=migrate, dedup=policy)
 
     @property
     def dialect(self) -> str:

@@ -1,0 +1,167 @@
+"""Deduplication in the database: exact text copies, near-duplicate clusters, revisions.
+
+Called by :class:`monitor.storage.items.ItemRepository` inside the
+transaction that stores an item, so the checks and the insert see the same
+state.  The similarity arithmetic is pure and lives in
+:mod:`monitor.pipeline.sketch`; this module only reads and writes rows.
+
+* **Exact copy**: a new URL whose normalised text hash is already stored (and
+  whose text is long enough to mean something) is not a new item; the feed is
+  linked to the stored one, with the new URL recorded as the entry's URL.
+* **Near duplicate**: the new item's LSH band keys are probed in
+  ``sketch_bands`` (primary-key lookups, independent of the table's size);
+  the candidates' signatures decide.  The new item joins the best match's
+  cluster, ``duplicate_of`` naming that match; otherwise it starts its own.
+* **Revision**: the same canonical URL with a different text hash replaces the
+  item's text, keeping the previous text in ``item_revisions``.
+
+Two workers storing two copies of one story at the same instant may each
+start a cluster; the copies stay correct items, only not grouped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from monitor.pipeline.sketch import SKETCH_VERSION, Candidate, Sketch, best_match
+from monitor.pipeline.types import ItemDraft
+from monitor.storage.schema import Item, ItemRevision, ItemSketch, SketchBand
+
+
+@dataclass(frozen=True, slots=True)
+class DedupPolicy:
+    """``dedup:`` settings as the storage layer needs them."""
+
+    threshold: float = 0.5
+    min_words: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new item goes: its cluster, and the item it copies (if any)."""
+
+    cluster_id: int | None
+    duplicate_of: int | None
+    similarity: float | None
+
+
+def exact_copy(session: Session, draft: ItemDraft, policy: DedupPolicy) -> int | None:
+    """The stored item with the same normalised text, if the text is long enough."""
+    if not draft.content_hash or draft.word_count < policy.min_words:
+        return None
+    return session.scalar(
+        select(Item.id).where(Item.content_hash == draft.content_hash).order_by(Item.id).limit(1)
+    )
+
+
+def candidates(session: Session, sketch: Sketch, exclude: int | None = None) -> list[Candidate]:
+    ids = select(SketchBand.item_id).where(SketchBand.bucket.in_(sketch.bands)).distinct()
+    if exclude is not None:
+        ids = ids.where(SketchBand.item_id != exclude)
+    rows = session.execute(
+        select(ItemSketch.item_id, Item.cluster_id, ItemSketch.signature)
+        .join(Item, Item.id == ItemSketch.item_id)
+        .where(ItemSketch.item_id.in_(ids), ItemSketch.version == SKETCH_VERSION)
+    )
+    return [Candidate(item_id, cluster_id, bytes(sig)) for item_id, cluster_id, sig in rows]
+
+
+def place(
+    session: Session, sketch: Sketch | None, policy: DedupPolicy, exclude: int | None = None
+) -> Placement:
+    """The cluster a text belongs to, from the stored sketches that resemble it."""
+    if sketch is None:
+        return Placement(None, None, None)
+    found = best_match(sketch, candidates(session, sketch, exclude), policy.threshold)
+    if found is None:
+        return Placement(None, None, None)
+    match, score = found
+    return Placement(match.cluster_id or match.item_id, match.item_id, score)
+
+
+def save_sketch(session: Session, item_id: int, sketch: Sketch | None) -> None:
+    session.execute(delete(SketchBand).where(SketchBand.item_id == item_id))
+    session.execute(delete(ItemSketch).where(ItemSketch.item_id == item_id))
+    if sketch is None:
+        return
+    session.execute(
+        insert(ItemSketch),
+        [{"item_id": item_id, "signature": sketch.signature, "version": SKETCH_VERSION}],
+    )
+    session.execute(
+        insert(SketchBand), [{"bucket": key, "item_id": item_id} for key in set(sketch.bands)]
+    )
+
+
+def assign(session: Session, item_id: int, placement: Placement) -> None:
+    session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(
+            cluster_id=placement.cluster_id or item_id,
+            duplicate_of=placement.duplicate_of,
+            similarity=placement.similarity,
+        )
+    )
+
+
+def revise(
+    session: Session, item_id: int, draft: ItemDraft, now: datetime, policy: DedupPolicy
+) -> bool:
+    """Replace a stored item's text by a changed one, keeping the old; False if unchanged.
+
+    Only a page extraction revises a page extraction: a feed summary seen
+    later is not a new version of the article."""
+    item = session.get(Item, item_id, with_for_update=session.bind.dialect.name != "sqlite")  # type: ignore[union-attr]
+    if item is None or not draft.text or draft.content_hash == item.content_hash:
+        return False
+    if item.extraction_method == "trafilatura" and draft.extraction_method != "trafilatura":
+        return False
+    session.add(
+        ItemRevision(
+            item_id=item.id,
+            number=item.revision,
+            title=item.title,
+            text=item.text,
+            content_hash=item.content_hash,
+            word_count=item.word_count,
+            extractor_version=item.extractor_version,
+            fetched_at=item.fetched_at,
+            replaced_at=now,
+        )
+    )
+    item.revision += 1
+    item.title = draft.title or item.title
+    item.text = draft.text
+    item.content_hash = draft.content_hash
+    item.word_count = draft.word_count
+    item.summary = draft.summary or item.summary
+    item.updated_at = draft.updated_at or now
+    item.extraction_method = draft.extraction_method
+    item.extractor_version = draft.extractor_version
+    item.field_sources = draft.field_sources
+    item.fetched_at = now
+    session.flush()
+    save_sketch(session, item.id, draft.sketch)
+    if item.cluster_id == item.id or item.cluster_id is None:
+        return True  # a representative keeps its cluster; its copies still point at it
+    assign(session, item.id, place(session, draft.sketch, policy, exclude=item.id))
+    return True
+
+
+def cluster_members(session: Session, cluster_ids: Sequence[int]) -> dict[int, list[int]]:
+    members: dict[int, list[int]] = {}
+    if not cluster_ids:
+        return members
+    rows = session.execute(
+        select(Item.cluster_id, Item.id).where(Item.cluster_id.in_(cluster_ids)).order_by(Item.id)
+    )
+    for cluster_id, item_id in rows:
+        if cluster_id is not None:
+            members.setdefault(cluster_id, []).append(item_id)
+    return members
