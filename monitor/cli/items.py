@@ -26,7 +26,8 @@ app = typer.Typer(
 
 CSV_FIELDS = (
     "id", "url", "canonical_url", "title", "author", "published_at", "feeds", "language",
-    "site_name", "categories", "word_count", "extraction_method", "text",
+    "site_name", "categories", "word_count", "extraction_method", "cluster_id", "duplicate_of",
+    "revision", "text",
 )  # fmt: skip
 
 
@@ -41,29 +42,45 @@ def list_items(
     feed: str | None = typer.Option(None, "--feed", "-f", help="Only items this feed carried."),
     since: str | None = typer.Option(None, "--since", "-s", help="ISO date or age (2d, 12h)."),
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="At most this many rows."),
+    collapse: bool = typer.Option(
+        False, "--collapse", "-c", help="One line per story: copies elsewhere are folded in."
+    ),
 ) -> None:
     """List stored items, newest first.
 
-    Example: monitor items list --feed "Al Jazeera" --since 2d
+    With --collapse, the copies of one story (the same article through other
+    outlets, near-duplicates) make one line, counted in the "copies" column.
+
+    Example: monitor items list --feed "Al Jazeera" --since 2d --collapse
     """
     context: Context = ctx.obj
     when_since = parse_since(since)
     if feed and context.settings.feed(feed) is None:
         fail(f"no feed named {feed!r} in {context.settings.config_path}", EXIT_USAGE)
     with context.store() as store:
-        rows = store.items.list(feed=feed, since=when_since, limit=limit)
-    table = Table(title=f"{len(rows)} items", title_justify="left")
-    for column in ("id", "published", "title", "feeds", "words", "text from"):
-        table.add_column(column, justify="right" if column in ("id", "words") else "left")
-    for item in rows:
-        table.add_row(
+        if collapse:
+            rows = store.items.list_clusters(feed=feed, since=when_since, limit=limit)
+        else:
+            rows = [(i, 1) for i in store.items.list(feed=feed, since=when_since, limit=limit)]
+    noun = "stories" if collapse else "items"
+    table = Table(title=f"{len(rows)} {noun}", title_justify="left")
+    columns = ["id", "published", "title", "feeds", "words", "text from"]
+    if collapse:
+        columns.insert(3, "copies")
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("id", "words", "copies") else "left")
+    for item, size in rows:
+        cells = [
             str(item.id),
             when(item.published_at),
             item.title or item.url,
             ", ".join(item.feeds),
             str(item.word_count),
             item.extraction_method,
-        )
+        ]
+        if collapse:
+            cells.insert(3, str(size - 1) if size > 1 else "")
+        table.add_row(*cells)
     out.print(table)
 
 
@@ -76,6 +93,8 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
     context: Context = ctx.obj
     with context.store() as store:
         item = store.items.get(item_id)
+        others = store.items.cluster(item_id)
+        revisions = store.items.revisions(item_id)
     if item is None:
         fail(f"no item with id {item_id}; see monitor items list", EXIT_USAGE)
     meta = Table.grid(padding=(0, 2))
@@ -99,10 +118,36 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
     ):  # fmt: skip
         source = f" [dim]({sources[key]})[/]" if key and key in sources else ""
         meta.add_row(label, f"{value or '-'}{source}")
+    if item.duplicate_of:
+        meta.add_row("copy of", f"item {item.duplicate_of} (similarity {item.similarity:.2f})")
+    if revisions:
+        meta.add_row(
+            "revision",
+            f"{item.revision}; earlier texts kept: "
+            + ", ".join(f"{r.number} (replaced {when(r.replaced_at)})" for r in revisions),
+        )
     if item.fetch_error:
         meta.add_row("problem", f"[yellow]{item.fetch_error}[/]")
     out.print(Panel(meta, title=f"item {item.id}", title_align="left"))
+    if others:
+        _print_cluster(item.cluster_id or item.id, others)
     out.print(item.text or "[dim](no text)[/]", highlight=False, markup=False)
+
+
+def _print_cluster(cluster_id: int, others: list[StoredItem]) -> None:
+    table = Table(title=f"the same story elsewhere (cluster {cluster_id})", title_justify="left")
+    for column in ("id", "outlet", "feeds", "similarity", "title"):
+        table.add_column(column, justify="right" if column in ("id", "similarity") else "left")
+    for other in others:
+        similarity = "representative" if other.id == cluster_id else f"{other.similarity or 0:.2f}"
+        table.add_row(
+            str(other.id),
+            other.site_name or "-",
+            ", ".join(other.feeds),
+            similarity,
+            other.title or other.url,
+        )
+    out.print(table)
 
 
 @app.command("export")

@@ -15,10 +15,11 @@ from monitor.errors import StorageError
 from monitor.pipeline.types import ItemDraft
 from monitor.storage import dedup
 from monitor.storage._sql import insert_ignore
-from monitor.storage.schema import Feed, FeedItem, Item, ItemPage
+from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision
 
 _CHUNK = 500
 T = TypeVar("T")
+S = TypeVar("S", bound=Select[Any, Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,10 @@ class StoredItem:
     feeds: tuple[str, ...] = ()
     feed_tags: tuple[str, ...] = ()
     has_page: bool = False
+    cluster_id: int | None = None
+    duplicate_of: int | None = None
+    similarity: float | None = None
+    revision: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +93,21 @@ class StoredItem:
             "extraction_method": self.extraction_method,
             "extractor_version": self.extractor_version,
             "field_sources": self.field_sources,
+            "cluster_id": self.cluster_id,
+            "duplicate_of": self.duplicate_of,
+            "similarity": self.similarity,
+            "revision": self.revision,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    number: int
+    title: str | None
+    text: str | None
+    word_count: int
+    fetched_at: datetime
+    replaced_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -360,7 +379,10 @@ class ItemRepository:
         return info
 
     def _select(self, feed: str | None, since: datetime | None) -> Select[Any]:
-        query = select(Item)
+        return self._filter(select(Item), feed, since)
+
+    @staticmethod
+    def _filter(query: S, feed: str | None, since: datetime | None) -> S:
         if feed:
             query = query.where(
                 Item.id.in_(
@@ -400,7 +422,66 @@ class ItemRepository:
             feeds=tuple(info.names),
             feed_tags=tuple(info.tags),
             has_page=has_page,
+            cluster_id=item.cluster_id,
+            duplicate_of=item.duplicate_of,
+            similarity=item.similarity,
+            revision=item.revision,
         )
+
+    def list_clusters(
+        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+    ) -> list[tuple[StoredItem, int]]:
+        """One row per story: each cluster's representative and how many of its items match,
+        newest story first."""
+        cluster = func.coalesce(Item.cluster_id, Item.id)
+        newest = func.max(func.coalesce(Item.published_at, Item.fetched_at))
+        groups = self._filter(
+            select(cluster.label("cluster"), func.count().label("size")).select_from(Item),
+            feed,
+            since,
+        )
+        groups = groups.group_by(cluster).order_by(newest.desc(), cluster.desc())
+        if limit:
+            groups = groups.limit(limit)
+        with self._sessions() as session:
+            sizes: dict[int, int] = dict(session.execute(groups).tuples().all())
+            items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(sizes)))}
+            info = self._feed_info(session, list(items))
+            return [
+                (self._stored(items[cluster_id], info[cluster_id]), size)
+                for cluster_id, size in sizes.items()
+                if cluster_id in items
+            ]
+
+    def cluster(self, item_id: int) -> list[StoredItem]:
+        """The other items of ``item_id``'s cluster (the same story elsewhere), oldest first."""
+        with self._sessions() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                return []
+            cluster_id = item.cluster_id or item.id
+            members = list(
+                session.scalars(
+                    select(Item)
+                    .where(Item.cluster_id == cluster_id, Item.id != item_id)
+                    .order_by(Item.id)
+                )
+            )
+            info = self._feed_info(session, [m.id for m in members])
+            return [self._stored(m, info[m.id]) for m in members]
+
+    def revisions(self, item_id: int) -> list[Revision]:
+        """Earlier texts of an item, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ItemRevision)
+                .where(ItemRevision.item_id == item_id)
+                .order_by(ItemRevision.number)
+            )
+            return [
+                Revision(r.number, r.title, r.text, r.word_count, r.fetched_at, r.replaced_at)
+                for r in rows
+            ]
 
     def list(
         self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
