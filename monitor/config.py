@@ -113,11 +113,41 @@ class FeedConfig(_Model):
     full_text: bool = True
 
 
+def _rule_mapping(value: Any) -> Any:
+    return {"query": value} if isinstance(value, str) else value
+
+
+class RuleConfig(_Model):
+    """One rule: a term, a phrase or a query (docs/configuration.md, "watchlists")."""
+
+    query: str = Field(min_length=1)
+    case_sensitive: bool = False
+    fuzzy: bool | None = None  # None: the watchlist's setting
+    variants: list[str] = Field(default_factory=list)
+
+    @field_validator("query")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        from monitor.watch.query import QueryError, parse_rule
+
+        try:
+            parse_rule(value)
+        except QueryError as exc:
+            raise ValueError(
+                f"column {exc.column}: {exc.message} in {value!r}; see docs/configuration.md "
+                "for the query syntax"
+            ) from None
+        return value
+
+
+Rule = Annotated[RuleConfig, BeforeValidator(_rule_mapping)]
+
+
 class WatchlistConfig(_Model):
     """A watchlist; its rules are matched by the watch stage (see docs/design.md)."""
 
     name: str = Field(min_length=1)
-    rules: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
     feeds: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list)
@@ -262,6 +292,8 @@ def _describe(loc: tuple[int | str, ...], raw: Any) -> str:
                 node = node[key]  # type: ignore[index]
             except (KeyError, IndexError, TypeError):
                 node = None
+        if isinstance(node, str | int | float | bool):
+            break  # a rule written as a string stands for its "query" field
     return "".join(parts) or "(top level)"
 
 

@@ -41,6 +41,7 @@ from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
 from monitor.storage.items import EntryKey, NewItem, Stored
+from monitor.watch.stage import WatchStage
 from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class FeedReport:
     linked: int = 0
     revised: int = 0
     duplicates: int = 0
+    matched: int = 0
     page_failures: int = 0
     duration: float = 0.0
 
@@ -99,6 +101,10 @@ class RunReport:
     @property
     def duplicates(self) -> int:
         return sum(f.duplicates for f in self.feeds)
+
+    @property
+    def matched(self) -> int:
+        return sum(f.matched for f in self.feeds)
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
@@ -135,6 +141,7 @@ class Orchestrator:
         self._pool = pool
         self._own_pool = pool is None
         self._workers = worker_count(settings.extract.workers)
+        self.watch = WatchStage(settings.watchlists)
         self._writer: BatchWriter
 
     @property
@@ -299,14 +306,14 @@ class Orchestrator:
         keys = [EntryKey(e.guid, self._canonical(e.link or "")) for e in entries]
         known = self.store.items.lookup(feed.id, keys)
         now = self.clock()
-        fresh: dict[str, tuple[ParsedEntry, EntryKey, bool]] = {}
+        fresh: dict[str, tuple[ParsedEntry, EntryKey, int | None]] = {}
         for entry, key, hit in zip(entries, keys, known, strict=True):
             if hit is None:
                 if key.url not in fresh:
-                    fresh[key.url or ""] = (entry, key, False)
+                    fresh[key.url or ""] = (entry, key, None)
             elif hit.linked and _newer(entry, hit.entry_updated) and feed.full_text:
                 # The feed says the article changed since we stored it: fetch it again.
-                fresh.setdefault(key.url or "", (entry, key, True))
+                fresh.setdefault(key.url or "", (entry, key, hit.item_id))
             elif hit.linked:
                 report.seen += 1
             elif self.store.items.link(
@@ -334,12 +341,13 @@ class Orchestrator:
                 )
                 report.page_failures += 1
                 continue
-            stored, page_failed = result
+            stored, page_failed, matched = result
+            report.matched += matched
             report.new += stored is not None and stored.created
             report.revised += stored is not None and stored.revised
             report.duplicates += stored is not None and stored.duplicate_of is not None
             if stored is None or not (stored.created or stored.revised):
-                if revisit:
+                if revisit is not None:
                     report.seen += 1
                 else:
                     report.linked += 1
@@ -356,12 +364,13 @@ class Orchestrator:
         entry: ParsedEntry,
         key: EntryKey,
         slots: asyncio.Semaphore,
-        revisit: bool = False,
-    ) -> tuple[Stored | None, bool]:
-        """Fetch, extract, assemble and store one new (or revised) entry.
+        revisit_of: int | None = None,
+    ) -> tuple[Stored | None, bool, bool]:
+        """Fetch, extract, assemble, match and store one new (or revised) entry.
 
         Returns what became of it (None when it turned out to be linked to an
-        item stored under its final URL) and whether its page failed."""
+        item stored under its final URL), whether its page failed, and whether
+        it matched a watchlist."""
         feed_title, now = parsed.title or feed.title, self.clock()
         skew = timedelta(seconds=self.settings.extract.future_skew)
         page: Fetched | None = None
@@ -373,7 +382,7 @@ class Orchestrator:
                 problem = page.error
             else:
                 final = self._canonical(page.final_url or entry.link)
-                if final != key.url and not revisit:  # redirected: perhaps to a stored article
+                if final != key.url and revisit_of is None:  # redirected: to a stored article?
                     hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
                     if hit is not None:
                         self.store.items.link(
@@ -384,7 +393,7 @@ class Orchestrator:
                             self.clock(),
                             entry.updated or entry.published,
                         )
-                        return None, False
+                        return None, False, False
                 if page.content_type in _HTML_TYPES:
                     job = partial(
                         extract_and_assemble,
@@ -418,7 +427,16 @@ class Orchestrator:
             )
             if problem and not draft.fetch_error:
                 draft = replace(draft, fetch_error=problem)
-        stored = await self._writer.add(NewItem(feed.id, draft, key.url, self.clock()))
+        matches, evaluated = self.watch.match(
+            title=draft.title,
+            text=draft.text,
+            author=draft.author,
+            feeds=(feed.name,),
+            tags=feed.tags,
+        )
+        stored = await self._writer.add(
+            NewItem(feed.id, draft, key.url, self.clock(), matches, evaluated, revisit_of)
+        )
         if stored.created:
             log.info(
                 "feed %r: item %d stored: %s (%d words, %s%s)",
@@ -433,8 +451,15 @@ class Orchestrator:
             log.info(
                 "feed %r: item %d revised: %s", feed.name, stored.item_id, draft.title or draft.url
             )
+        if matches and (stored.created or stored.revised):
+            log.info(
+                "feed %r: item %d matches %s",
+                feed.name,
+                stored.item_id,
+                ", ".join(sorted({f"{m.watchlist}: {m.matched}" for m in matches})),
+            )
         page_failed = bool(feed.full_text and draft.extraction_method != "trafilatura")
-        return stored, page_failed
+        return stored, page_failed, bool(matches) and (stored.created or stored.revised)
 
 
 def _newer(entry: ParsedEntry, stored: datetime | None) -> bool:

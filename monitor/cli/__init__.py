@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from monitor import __version__
-from monitor.cli import db, feeds, items, run
+from monitor.cli import db, feeds, items, run, watch
 from monitor.cli.common import Context
 from monitor.config import DEFAULT_CONFIG
 
@@ -46,6 +46,8 @@ def _root(
 run.register(app)
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(items.app, name="items")
+app.add_typer(watch.watchlists_app, name="watchlists")
+app.add_typer(watch.matches_app, name="matches")
 app.add_typer(db.app, name="db")
 
 

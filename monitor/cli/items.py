@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from enum import StrEnum
+from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 from rich.panel import Panel
@@ -16,7 +17,9 @@ from rich.table import Table
 
 from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, when
 from monitor.reextract import reextract
+from monitor.storage import Store
 from monitor.storage.items import StoredItem
+from monitor.storage.matches import match_as_dict
 
 app = typer.Typer(
     help="The stored articles: list, show, export, re-extract.\n\n"
@@ -27,7 +30,7 @@ app = typer.Typer(
 CSV_FIELDS = (
     "id", "url", "canonical_url", "title", "author", "published_at", "feeds", "language",
     "site_name", "categories", "word_count", "extraction_method", "cluster_id", "duplicate_of",
-    "revision", "text",
+    "revision", "watchlists", "text",
 )  # fmt: skip
 
 
@@ -167,7 +170,8 @@ def export(
     with context.store() as store:
         handle: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            count = _write(handle, format_, store.items.iter_all(since=when_since, feed=feed))
+            rows = _with_matches(store, store.items.iter_all(since=when_since, feed=feed))
+            count = _write(handle, format_, rows)
         finally:
             if output:
                 handle.close()
@@ -175,19 +179,35 @@ def export(
         err.print(f"wrote {count} items to {output}")
 
 
-def _write(handle: TextIO, format_: Format, items: Iterable[StoredItem]) -> int:
+def _batches(items: Iterable[StoredItem], size: int) -> Iterator[list[StoredItem]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _with_matches(store: Store, items: Iterable[StoredItem]) -> Iterator[dict[str, Any]]:
+    """Each item as a dict with its watch matches, read a batch of items at a time."""
+    for batch in _batches(items, 500):
+        matches = store.matches.for_items([item.id for item in batch])
+        for item in batch:
+            row = item.as_dict()
+            row["matches"] = [match_as_dict(m) for m in matches.get(item.id, [])]
+            yield row
+
+
+def _write(handle: TextIO, format_: Format, rows: Iterable[dict[str, Any]]) -> int:
     count = 0
     if format_ is Format.jsonl:
-        for item in items:
-            handle.write(json.dumps(item.as_dict(), ensure_ascii=False) + "\n")
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
         return count
     writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    for item in items:
-        row = item.as_dict()
+    for row in rows:
         row["feeds"] = "; ".join(row["feeds"])
         row["categories"] = "; ".join(row["categories"])
+        row["watchlists"] = "; ".join(sorted({m["watchlist"] for m in row["matches"]}))
         writer.writerow(row)
         count += 1
     return count

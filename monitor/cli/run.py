@@ -115,7 +115,8 @@ def _summary(report: RunReport) -> None:
     ok = len(report.feeds) - len(report.failed)
     out.print(
         f"feeds: {ok} ok, {len(report.failed)} failed · items: {report.new} new, "
-        f"{report.seen} seen · {report.elapsed:.1f}s"
+        f"{report.seen} seen, {report.revised} revised, {report.duplicates} copies of "
+        f"stored stories · {report.matched} matched a watchlist · {report.elapsed:.1f}s"
     )
 
 

@@ -8,18 +8,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
 from monitor.pipeline.types import ItemDraft
 from monitor.storage import dedup
 from monitor.storage._sql import insert_ignore
+from monitor.storage.matches import replace_matches
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision
+from monitor.watch.matcher import Match
 
 _CHUNK = 500
 T = TypeVar("T")
-S = TypeVar("S", bound=Select[Any, Any])
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,11 @@ class NewItem:
     draft: ItemDraft
     entry_url: str | None
     now: datetime
+    # what the watch stage found in the draft, and the watchlists it evaluated
+    matches: tuple[Match, ...] = ()
+    watchlists: tuple[str, ...] = ()
+    # the stored item this entry led to, when the feed re-dated it and it was fetched again
+    revisit_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +273,10 @@ class ItemRepository:
 
     def _add_one(self, session: Session, stmts: _Statements, new: NewItem) -> Stored:
         draft = new.draft
+        if new.revisit_of is not None:
+            revisited = self._revisit(session, new)
+            if revisited is not None:
+                return revisited
         known = session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
         if known is None:
             known = dedup.exact_copy(session, draft, self.policy)
@@ -275,9 +286,11 @@ class ItemRepository:
                 self._link(session, new.feed_id, known, draft.guid, entry_url, new.now, draft)
                 return Stored(known, created=False, revised=False, duplicate_of=None)
         if known is not None:
-            revised = dedup.revise(session, known, draft, new.now, self.policy)
+            # Another feed (or link) led to an article stored already.  Only a feed that
+            # re-dates its entry revises it (see _revisit): two renderings of one page
+            # fetched in the same poll are not two versions of the article.
             self._link(session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft)
-            return Stored(known, created=False, revised=revised, duplicate_of=None)
+            return Stored(known, created=False, revised=False, duplicate_of=None)
         values = _item_values(draft) | {"fetched_at": new.now}
         item_id = session.execute(stmts.item, values).scalar()
         if item_id is None:  # another worker stored the same URL a moment ago
@@ -303,7 +316,45 @@ class ItemRepository:
                 },
             )
         self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
+        replace_matches(session, item_id, new.watchlists, new.matches, new.now)
         return Stored(item_id, created=True, revised=False, duplicate_of=placement.duplicate_of)
+
+    def _revisit(self, session: Session, new: NewItem) -> Stored | None:
+        """An entry the feed re-dated was fetched again: revise the item it led to.
+
+        When the entry was linked to that item as an exact copy under another URL
+        and its page now says something else, the entry is no longer a copy: its
+        link to the item is dropped and None tells the caller to store it as an
+        item of its own.  An article moved to a new URL (the entry once pointed
+        at the item's own URL) keeps its item, which takes the new URL if no
+        other item has it."""
+        draft = new.draft
+        target = session.get(Item, new.revisit_of)
+        if target is None:
+            return None
+        linked_as = session.scalar(
+            select(FeedItem.entry_url).where(
+                FeedItem.feed_id == new.feed_id, FeedItem.item_id == target.id
+            )
+        )
+        if target.canonical_url not in (draft.canonical_url, new.entry_url, linked_as):
+            session.execute(
+                delete(FeedItem).where(
+                    FeedItem.feed_id == new.feed_id, FeedItem.item_id == target.id
+                )
+            )
+            return None
+        revised = dedup.revise(session, target.id, draft, new.now, self.policy)
+        if draft.canonical_url != target.canonical_url:
+            taken = session.scalar(select(Item.id).where(Item.canonical_url == draft.canonical_url))
+            if taken is None:
+                target.canonical_url, target.url = draft.canonical_url, draft.url
+        if revised:  # watch matches are re-evaluated on the new text
+            replace_matches(
+                session, target.id, new.watchlists, new.matches, new.now, target.revision
+            )
+        self._link(session, new.feed_id, target.id, draft.guid, new.entry_url, new.now, draft)
+        return Stored(target.id, created=False, revised=revised, duplicate_of=None)
 
     def _statements(self, session: Session) -> _Statements:
         dialect = session.get_bind().dialect.name
@@ -444,7 +495,7 @@ class ItemRepository:
         if limit:
             groups = groups.limit(limit)
         with self._sessions() as session:
-            sizes: dict[int, int] = dict(session.execute(groups).tuples().all())
+            sizes = {int(row[0]): int(row[1]) for row in session.execute(groups)}
             items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(sizes)))}
             info = self._feed_info(session, list(items))
             return [
@@ -496,9 +547,10 @@ class ItemRepository:
             info = self._feed_info(session, [i.id for i in items])
             return [self._stored(i, info[i.id]) for i in items]
 
-    def count(self) -> int:
+    def count(self, since: datetime | None = None, feed: str | None = None) -> int:
+        query = self._filter(select(func.count()).select_from(Item), feed, since)
         with self._sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(Item)) or 0)
+            return int(session.scalar(query) or 0)
 
     def get(self, item_id: int) -> StoredItem | None:
         with self._sessions() as session:

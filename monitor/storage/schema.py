@@ -220,3 +220,36 @@ class ItemRevision(Base):
     extractor_version: Mapped[str] = mapped_column(String(64))
     fetched_at: Mapped[datetime]
     replaced_at: Mapped[datetime]
+
+
+class WatchMatch(Base):
+    """One hit of one watchlist rule in one item, as found at ingest or by a backfill."""
+
+    __tablename__ = "watch_matches"
+    __table_args__ = (
+        UniqueConstraint(
+            "item_id",
+            "watchlist",
+            "rule_index",
+            "field",
+            "value_index",
+            "start",
+            name="uq_watch_matches_hit",
+        ),
+        Index("ix_watch_matches_watchlist_matched_at", "watchlist", "matched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    watchlist: Mapped[str] = mapped_column(String(200))
+    rule_index: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(Text)
+    field: Mapped[str] = mapped_column(String(16))
+    value_index: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[str] = mapped_column(Text)
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    snippet: Mapped[str] = mapped_column(Text)
+    fuzzy: Mapped[bool] = mapped_column(Boolean, default=False)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    matched_at: Mapped[datetime]

@@ -9,10 +9,11 @@ from monitor.storage import engine as engine_module
 from monitor.storage.dedup import DedupPolicy
 from monitor.storage.feeds import FeedRepository
 from monitor.storage.items import ItemRepository
+from monitor.storage.matches import MatchRepository
 
 
 class Store:
-    """Open with :meth:`open`; ``store.feeds`` and ``store.items`` do the work."""
+    """Open with :meth:`open`; ``store.feeds``, ``.items`` and ``.matches`` do the work."""
 
     def __init__(self, url: str, dedup: DedupPolicy | None = None) -> None:
         self.url = url
@@ -20,6 +21,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.feeds = FeedRepository(self._sessions)
         self.items = ItemRepository(self._sessions, dedup)
+        self.matches = MatchRepository(self._sessions)
 
     @classmethod
     def open(cls, url: str, migrate: bool = True, dedup: DedupPolicy | None = None) -> Store:
