@@ -58,6 +58,8 @@ def test_spelling_and_transliteration_variants_match(term: str, word: str) -> No
         ("Dubai", "Doobie"),  # 4-letter keys are too common
         ("Sinai", "Sione"),
         ("Kerman", "Chairman"),  # ch is not k
+        ("George", "Georgia"),  # endings differ
+        ("Michel", "Michael"),  # ae is not the ai diphthong
         ("Sunni", "sunny"),
         ("Iran", "Iraq"),
         ("Iran", "Oran"),  # short terms never fuzzy

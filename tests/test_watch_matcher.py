@@ -9,6 +9,7 @@ spells one name several ways, a closing appeal), with Arabic and Persian lines.
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -283,6 +284,12 @@ def test_many_rules_share_one_automaton() -> None:
     assert spans(matcher.match(DOC)) == [("text", "Qaani")]
     doc = Document("", "A report on Name17 Surname17 and name4999 SURNAME4999.")
     assert [m.rule_index for m in matcher.match(doc)] == [17, 4999]
+
+
+def test_a_compiled_matcher_pickles_for_worker_processes() -> None:
+    matcher = Matcher.compile([rule("Soleimani", fuzzy=True), Rule("g", 1, "title:Kerman")])
+    copy = pickle.loads(pickle.dumps(matcher))
+    assert copy.match(DOC) == matcher.match(DOC)
 
 
 # --- against a brute-force reference -----------------------------------------------

@@ -16,7 +16,8 @@ or "Hamas" / "hams" are one.  So the comparison has two stages:
    are consonants before a vowel and vowels otherwise; each run of vowels
    becomes one class letter -- ``a``, ``i`` (e i y) or ``u`` (o u w) -- taken from
    its first vowel, except that ``ai``/``ay`` count as ``i`` (the Arabic ay
-   diphthong is written ai, ay, ei, ey); doubled letters are collapsed.  Arabic
+   diphthong is written ai, ay, ei, ey) and that a word-final run takes its
+   last vowel (an ending: George / Georgia); doubled letters are collapsed.  Arabic
    fatha and kasra are written a or e, damma o or u: hence the three classes.
 2. **Equal keys** make a variant for words of 5-7 letters.  From 8 letters on,
    the keys may also differ by one edit in the optimal-string-alignment sense
@@ -31,6 +32,11 @@ spelling differences are already removed by :mod:`monitor.watch.fold`).  The
 matcher adds one more guard, :func:`looks_like_name`: in a cased script a fuzzy
 hit must be written with a capital letter, which keeps "sunny" from matching
 "Sunni" and "salami" from anything.
+
+Known weakness: an English word that happens to share a name's key still
+matches when capitalised (Strait / "Wall Street", Boris / Burris); a phrase rule
+("Strait of Hormuz") needs every word and so avoids most of these.  Measured in
+``bench/watch_match.py``.
 """
 
 from __future__ import annotations
@@ -63,8 +69,10 @@ _DIGRAPHS: Final = (
 _CONSONANT_MAP: Final = str.maketrans({"q": "k", "c": "k"})
 
 
-def _vowel_run_class(run: str) -> str:
-    if run[0] == "a" and len(run) > 1 and _CLASS[run[1]] == "i":
+def _vowel_run_class(run: str, final: bool) -> str:
+    if final:  # an ending: George / Georgia, Maria / Marie differ
+        return _CLASS[run[-1]]
+    if run[:2] in ("ai", "ay"):
         return "i"
     return _CLASS[run[0]]
 
@@ -101,7 +109,7 @@ def variant_key(word: str) -> str:
             w[j] in "aeiou" or (w[j] in "yw" and not (j + 1 < len(w) and w[j + 1] in "aeiou"))
         ):
             j += 1
-        cls = _vowel_run_class(w[i:j])
+        cls = _vowel_run_class(w[i:j], final=j == len(w))
         if not out or out[-1] != cls:
             out.append(cls)
         i = j

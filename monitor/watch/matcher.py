@@ -1,28 +1,32 @@
 """All rules of all watchlists compiled into one matcher (pure: no database, no I/O).
 
-How a document is matched, and why it scales with the document, not the rules:
+How a document is matched, and why the cost follows the document, not the rules:
 
-1. Each field (title, text, author, every feed name) is folded
+1. Each field value (title, text, author, every feed name) is folded
    (:mod:`monitor.watch.fold`) and split into words, once.
-2. Every term or phrase of every rule has one *anchor* word, its longest, in a
-   single Aho-Corasick automaton (pyahocorasick) keyed ``" word "`` (whole word)
-   or ``" prefix"`` (for ``term*``) and run over ``" w1 w2 ... wn "``, so one C
-   pass finds every anchor of every rule in the field with its word position.
+2. Every term or phrase of every rule has one *anchor* word, its longest (rarer),
+   in a single Aho-Corasick automaton (pyahocorasick) keyed ``" word "`` (whole
+   word) or ``" prefix"`` (``term*``).  It runs once per field over the folded
+   text with every non-word character made a space (so positions stay those of
+   the folded text), and finds every anchor of every rule with its position.
    Fuzzy anchors are also kept in a dict by :func:`~monitor.watch.fuzzy.variant_key`
-   (and, from 8 letters, by every one-deletion of it); each distinct capitalised
-   word of the document is looked up there once: O(1) per word, not per rule.
-3. A rule is a *candidate* only if the anchor of a term it cannot match without
-   is present (for ``a AND b`` the longer anchor of the two, for ``a OR b``
-   both).  Only candidates are evaluated, exactly, against their compiled AST:
-   phrases and prefixes are checked word by word around the anchor, ``NEAR/n``
-   on word positions, ``NOT`` on the negated part's own anchors.  Term results
-   are shared between rules within a document.
+   (and, from 8 letters, by each one-deletion of it); each distinct word of the
+   document is looked up there once (and the answer cached across documents):
+   O(1) per word, not per rule.
+3. A rule is a *candidate* only if an anchor it cannot match without is present
+   in a field its scope covers (for ``a AND b`` the longer anchor of the two, for
+   ``a OR b`` both).  Only candidates are evaluated, exactly: phrases, prefixes
+   and case are checked word by word around the anchor, ``NEAR/n`` on word
+   positions, ``NOT`` through the negated part's own anchors.  The hits of a
+   term, and the snippet of a span, are computed once per document and shared
+   by every rule that has them.
 
 A rule with ``NOT`` matches when its positive part matches and the negated part
 does not; the reported matches are the positive hits.  ``variants`` are extra
 spellings: they are alternatives of the rule's positive part (``(rule OR v1 OR
 v2) NOT ...``), inherit the rule's field scope when the positive part is one
 field-scoped term, and are parsed like rules (a plain variant is a phrase).
+Phrases ignore punctuation between their words ("al-Baghdadi" = "al Baghdadi").
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ __all__ = ["DEFAULT_SCOPE", "Document", "Match", "Matcher", "Rule", "snippet"]
 #: Fields a term without ``title:``/``text:``/``author:``/``feed:`` looks in.
 DEFAULT_SCOPE: Final = frozenset({"title", "text"})
 SNIPPET_WIDTH: Final = 160
+_VARIANT_CACHE_SIZE: Final = 100_000
 _WORD_SPLIT: Final = re.compile(f"({WORD.pattern})")
 _NON_WORD: Final = re.compile(r"[\W_]")  # one character at a time: lengths are kept
 
@@ -138,6 +143,7 @@ class _Leaf:
     scope: frozenset[str]
     anchor: int  # which slot is in the automaton
     anchor_id: int
+    plain: list[str] | None  # the words, when every slot is a whole word, exact, any case
 
     def hits(self, run: _Run) -> list[_Hit] | None:
         return run.leaf(self) or None
@@ -257,7 +263,11 @@ class _Compiler:
             aid = self.anchors.setdefault(key, len(self.anchors))
             if slots[anchor].fuzzy:
                 self.fuzzy_anchors.add(aid)
-            self.leaves[slots, scope] = _Leaf(len(self.leaves), slots, scope, anchor, aid)
+            plain = all(not (s.prefix or s.fuzzy or s.cased) for s in slots)
+            words_if_plain = [s.word for s in slots] if plain else None
+            self.leaves[slots, scope] = _Leaf(
+                len(self.leaves), slots, scope, anchor, aid, words_if_plain
+            )
         return self.leaves[slots, scope]
 
     def expr(self, node: Node, scope: frozenset[str], rule: Rule) -> _Expr:
@@ -371,6 +381,10 @@ class _Run:
                 stop = start + len(slots)
                 if text.name not in leaf.scope or start < 0 or stop > len(text.words):
                     continue
+                if leaf.plain is not None:
+                    if text.words[start:stop] == leaf.plain:
+                        hits.append((fi, start, stop, False))
+                    continue
                 kinds = 0
                 for j, slot in enumerate(slots):
                     kind = _slot_match(slot, text, start + j)
@@ -432,6 +446,7 @@ class Matcher:
             for aid, (word, prefix) in enumerate(anchors):
                 self._automaton.add_word(f" {word}" if prefix else f" {word} ", aid)
             self._automaton.make_automaton()
+        self._variant_cache: dict[str, frozenset[int]] = {}  # text word -> fuzzy anchors
         self._fuzzy_keys: dict[str, set[int]] = defaultdict(set)
         self._fuzzy_deletions: dict[str, set[int]] = defaultdict(set)
         for aid in compiler.fuzzy_anchors:
@@ -447,6 +462,18 @@ class Matcher:
 
     def __len__(self) -> int:
         return len(self._rules)
+
+    def _variant_anchors(self, word: str) -> frozenset[int]:
+        """The fuzzy anchors of which ``word`` is a variant (not the anchor itself)."""
+        if not _fuzzy_word(word):
+            return frozenset()
+        key = fuzzy.variant_key(word)
+        aids = set(self._fuzzy_keys.get(key, ()))
+        if len(word) >= 8:
+            for deleted in {key} | fuzzy.deletions(key):
+                aids |= self._fuzzy_deletions.get(deleted, set())
+        words = self._anchor_words
+        return frozenset(a for a in aids if words[a] != word and fuzzy.is_variant(words[a], word))
 
     def match(self, doc: Document) -> list[Match]:
         """Every match of every rule in ``doc``, by rule order, then field and position."""
@@ -482,18 +509,16 @@ class Matcher:
         return occ, candidates
 
     def _fuzzy(self, fi: int, text: _FieldText, occ: dict[int, list[_Occurrence]]) -> set[int]:
-        """Anchors found as variant spellings: one key lookup per distinct word."""
-        found: dict[str, set[int]] = {}
+        """Anchors found as variant spellings: one lookup per distinct word, then cached."""
+        found: dict[str, frozenset[int]] = {}
+        cache = self._variant_cache
         for word in set(text.words):
-            if not _fuzzy_word(word):
-                continue
-            key = fuzzy.variant_key(word)
-            aids = set(self._fuzzy_keys.get(key, ()))
-            if len(word) >= 8:
-                for deleted in {key} | fuzzy.deletions(key):
-                    aids |= self._fuzzy_deletions.get(deleted, set())
-            words = self._anchor_words
-            if aids := {a for a in aids if words[a] != word and fuzzy.is_variant(words[a], word)}:
+            aids = cache.get(word)
+            if aids is None:
+                if len(cache) >= _VARIANT_CACHE_SIZE:
+                    cache.clear()
+                aids = cache[word] = self._variant_anchors(word)
+            if aids:
                 found[word] = aids
         present: set[int] = set()
         for i, word in enumerate(text.words if found else ()):
