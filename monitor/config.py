@@ -381,6 +381,19 @@ def _database_url(file_value: str | None, config_dir: Path, env: Mapping[str, st
     return url
 
 
+def _compile_problem(watchlist: WatchlistConfig) -> str | None:
+    """Why the watchlist's rules with their variants cannot be compiled, if they cannot."""
+    from monitor.watch.matcher import Matcher
+    from monitor.watch.query import QueryError
+    from monitor.watch.stage import rules_of
+
+    try:
+        Matcher.compile(rules_of(watchlist))
+    except QueryError as exc:
+        return f"{exc}; fix the variant or the rule"
+    return None
+
+
 def _line_key(problem: str) -> int:
     match = re.match(r"^.*?:(\d+): ", problem)
     return int(match.group(1)) if match else 0
@@ -421,6 +434,11 @@ def load_settings(
             elif error["type"] in ("list_type", "tuple_type"):
                 message = f"expected a list such as [a, b], got {error['input']!r}"
             report(_source_loc(raw, tuple(error["loc"])), message)
+    if parsed is not None:
+        for index, watchlist in enumerate(parsed.watchlists):
+            problem = _compile_problem(watchlist)
+            if problem:
+                report(("watchlists", index, "variants"), problem)
     for loc in _duplicates(raw):
         section, index, field = loc
         value = raw[section][index][field]

@@ -517,3 +517,57 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         settings.fetch.concurrency = 1  # type: ignore[misc]
     assert isinstance(settings.feeds, tuple)
     assert isinstance(settings.watchlists, tuple)
+
+
+# -- watchlist rules ----------------------------------------------------------------------
+
+
+def test_a_rule_that_does_not_parse_names_watchlist_rule_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        watchlists:
+          - name: Iran
+            rules:
+              - Soleimani
+              - (Quds AND force
+              - {query: "IRGC OR titel:Hezbollah", case_sensitive: true}
+        """,
+    )
+    found = problems(path)
+    assert_problem(found, 5, "watchlists[0] (Iran).rules[1]", "column 1: unbalanced parenthesis")
+    assert_problem(found, 6, "watchlists[0] (Iran).rules[2]", "column 9: unknown field 'titel'")
+    assert len(found) == 2
+
+
+def test_a_variant_that_does_not_parse_is_reported_at_load(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        watchlists:
+          - name: Iran
+            variants:
+              Soleimani: ["(Sulaimani"]
+            rules: [Soleimani]
+        """,
+    )
+    problem = only_problem(path)
+    assert (problem.line, problem.location) == (3, "watchlists[0] (Iran).variants")
+    assert "variant" in problem.message and "unbalanced parenthesis" in problem.message
+
+
+def test_rules_written_as_mappings_keep_their_options(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        watchlists:
+          - name: Groups
+            fuzzy: true
+            rules:
+              - {query: HAMAS, case_sensitive: true, fuzzy: false}
+              - Hezbollah
+        """,
+    )
+    rules = load(path).watchlists[0].rules
+    assert (rules[0].query, rules[0].case_sensitive, rules[0].fuzzy) == ("HAMAS", True, False)
+    assert (rules[1].query, rules[1].case_sensitive, rules[1].fuzzy) == ("Hezbollah", False, None)
