@@ -435,10 +435,10 @@ def load_settings(
                 message = f"expected a list such as [a, b], got {error['input']!r}"
             report(_source_loc(raw, tuple(error["loc"])), message)
     if parsed is not None:
-        for index, watchlist in enumerate(parsed.watchlists):
+        for position, watchlist in enumerate(parsed.watchlists):
             problem = _compile_problem(watchlist)
             if problem:
-                report(("watchlists", index, "variants"), problem)
+                report(("watchlists", position, "variants"), problem)
     for loc in _duplicates(raw):
         section, index, field = loc
         value = raw[section][index][field]
