@@ -209,3 +209,48 @@ def test_a_revision_is_matched_again(site: Site, write_config: Callable[..., Pat
     output = monitor(config, "run", "--once")
     assert "1 revised" in output, output
     assert "baghdad/" not in matches_by_item(config)  # the new text no longer names him
+
+
+ARABIC_PAGE = """<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">
+<title>جنازة في طهران</title></head><body><nav><a href="/">الرئيسية</a></nav>
+<article><h1>مئات الآلاف يشيعون القائد في طهـــران</h1>
+<p>طهران — شارك مئات الآلاف من المشيعين يوم الاثنين في جنازة قاسِم سُليماني، قائد فيلق
+القدس في الحرس الثوري، الذي قُتل في غارة قرب مطار بغداد يوم الجمعة الماضي.</p>
+<p>وقال مسؤولون في الجمهورية الإسلامية إن وفداً من الفصائل الفلسطينية وصل إلى العاصمة مساء
+الأحد للمشاركة في المراسم، وإن الوفد سيلتقي عدداً من المسؤولين قبل مغادرته.</p>
+<p>وتجمعت الحشود منذ الفجر قرب جامعة طهران حيث أقيمت الصلاة على النعوش، وتوقفت حركة السير في
+وسط المدينة معظم ساعات الصباح بسبب كثافة المشاركين في الموكب.</p>
+<p>ومن المقرر نقل الجثمان يوم الثلاثاء إلى مدينة كرمان، مسقط رأس القائد، لدفنه هناك، وقال
+المسؤولون إن الإجراءات الأمنية على طول الطريق ستُشدَّد بعد حجم التجمعات في المدن.</p>
+</article><footer>جميع الحقوق محفوظة</footer></body></html>"""
+
+
+def test_arabic_and_persian_spellings_match_through_the_pipeline(
+    site: Site, write_config: Callable[..., Path]
+) -> None:
+    """Tashkeel, tatweel, alef maqsura, ta marbuta, hamza on alef and Persian yeh fold away."""
+    site.serve("/ar/funeral/", ARABIC_PAGE, "text/html; charset=utf-8")
+    rss = (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>عربي</title>"
+        f"<link>{site.base}/ar/</link><item><title>جنازة في طهران</title>"
+        f"<link>{site.url('/ar/funeral/')}</link><guid>ar-1</guid>"
+        "<pubDate>Mon, 06 Jan 2020 10:00:00 +0000</pubDate></item></channel></rss>"
+    )
+    site.serve("/ar/feed.rss", rss, "application/rss+xml; charset=utf-8")
+    rules = [
+        "قاسم سليمانى",  # alef maqsura for ya; the text has tashkeel
+        "سلیمانی",  # Persian yeh
+        "الجمهوريه الاسلاميه",  # ta marbuta as ha, bare alef for hamza-on-alef
+        "title:طهران",  # the headline writes it with tatweel
+    ]
+    config = write_config(
+        [{"name": "Arabic desk", "url": site.url("/ar/feed.rss"), "language": "ar"}],
+        watchlists=[watchlist(rules=rules)],
+    )
+    monitor(config, "run", "--once")
+    found = matches_by_item(config)["ar/funeral/"]
+    by_rule = {rule: {m.matched for m in found if m.rule == rule} for rule in rules}
+    assert by_rule[rules[0]] == {"قاسِم سُليماني"}
+    assert by_rule[rules[1]] == {"سُليماني"}
+    assert by_rule[rules[2]] == {"الجمهورية الإسلامية"}
+    assert by_rule[rules[3]] == {"طهـــران"}
