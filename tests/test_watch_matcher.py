@@ -178,6 +178,33 @@ def test_fuzzy_leaves_other_words_alone() -> None:
     assert run(rule("Iran", fuzzy=True), doc=Document("", "Iraq and Oran")) == []
 
 
+def test_fuzzy_q_is_found_as_k_or_g_both_ways() -> None:
+    doc = Document("", "Gaddafi, Kadhafi, Qadhafi and Kaddafi; Muammar Qaddafi's son.")
+    assert [m.matched for m in run(rule("Qaddafi", fuzzy=True), doc=doc)] == [
+        "Gaddafi",
+        "Kadhafi",
+        "Qadhafi",
+        "Kaddafi",
+        "Qaddafi",
+    ]
+    assert [m.matched for m in run(rule("Gaddafi", fuzzy=True), doc=doc)] == [
+        "Gaddafi",
+        "Qadhafi",
+        "Qaddafi",
+    ]
+    long_doc = Document("", "Mohammad Ghalibaf, or Qalibaf, and Mohammad Bagher Qalibaf.")
+    assert [m.matched for m in run(rule("Ghalibaf", fuzzy=True), doc=long_doc)] == [
+        "Ghalibaf",
+        "Qalibaf",
+        "Qalibaf",
+    ]
+
+
+def test_fuzzy_skips_common_english_words() -> None:
+    doc = Document("Wall Street Rallies", "On Wall Street, shares rose; the Strait was calm.")
+    assert spans(run(rule("Strait", fuzzy=True), doc=doc)) == [("text", "Strait")]
+
+
 # --- fields --------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ How a document is matched, and why the cost follows the document, not the rules:
    text with every non-word character made a space (so positions stay those of
    the folded text), and finds every anchor of every rule with its position.
    Fuzzy anchors are also kept in a dict by :func:`~monitor.watch.fuzzy.variant_key`
-   (and, from 8 letters, by each one-deletion of it); each distinct word of the
+   (each of its :func:`~monitor.watch.fuzzy.key_forms`, and, from 8 letters, each
+   one-deletion of those); each distinct word of the
    document is looked up there once (and the answer cached across documents):
    O(1) per word, not per rule.
 3. A rule is a *candidate* only if an anchor it cannot match without is present
@@ -450,10 +451,10 @@ class Matcher:
         self._fuzzy_keys: dict[str, set[int]] = defaultdict(set)
         self._fuzzy_deletions: dict[str, set[int]] = defaultdict(set)
         for aid in compiler.fuzzy_anchors:
-            key = fuzzy.variant_key(anchors[aid][0])
-            self._fuzzy_keys[key].add(aid)
-            for deleted in {key} | fuzzy.deletions(key):
-                self._fuzzy_deletions[deleted].add(aid)
+            for key in fuzzy.key_forms(fuzzy.variant_key(anchors[aid][0])):
+                self._fuzzy_keys[key].add(aid)
+                for deleted in {key} | fuzzy.deletions(key):
+                    self._fuzzy_deletions[deleted].add(aid)
 
     @classmethod
     def compile(cls, rules: Sequence[Rule]) -> Matcher:
@@ -467,11 +468,12 @@ class Matcher:
         """The fuzzy anchors of which ``word`` is a variant (not the anchor itself)."""
         if not _fuzzy_word(word):
             return frozenset()
-        key = fuzzy.variant_key(word)
-        aids = set(self._fuzzy_keys.get(key, ()))
-        if len(word) >= 8:
-            for deleted in {key} | fuzzy.deletions(key):
-                aids |= self._fuzzy_deletions.get(deleted, set())
+        aids: set[int] = set()
+        for key in fuzzy.key_forms(fuzzy.variant_key(word)):  # Q spelled k and g
+            aids |= self._fuzzy_keys.get(key, set())
+            if len(word) >= fuzzy.ONE_EDIT_LETTERS:
+                for deleted in {key} | fuzzy.deletions(key):
+                    aids |= self._fuzzy_deletions.get(deleted, set())
         words = self._anchor_words
         return frozenset(a for a in aids if words[a] != word and fuzzy.is_variant(words[a], word))
 
