@@ -55,13 +55,14 @@ import os
 import platform
 import random
 import re
+import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -614,9 +615,14 @@ def fill(url: str, fillers: Fillers, start: int, stop: int, chunk: int = 10_000)
                         [{"item_id": i, "signature": b, "version": v} for i, b, v in sketches],
                     )
                     conn.execute(insert(SketchBand), [{"bucket": k, "item_id": i} for k, i in keys])
-        if postgres:  # what autovacuum would do after such a load
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # Settle the load before timing: statistics (what autovacuum would do) and a
+        # checkpoint, so no write-back of the load runs during the lookups.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if postgres:
                 conn.execute(text("VACUUM ANALYZE"))
+                conn.execute(text("CHECKPOINT"))
+            else:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         engine.dispose()
 
@@ -650,56 +656,140 @@ class Timing:
     right: int  # placed as duplicate of the item it copies (or, without one, left alone)
 
 
+class Backend:
+    """Where the lookup stores live: databases by name, and a copy of one under another."""
+
+    name = ""
+
+    def url(self, db: str) -> str:
+        raise NotImplementedError
+
+    def snapshot(self, source: str, target: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class SqliteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def url(self, db: str) -> str:
+        return f"sqlite:///{self.folder / db}.db"
+
+    def snapshot(self, source: str, target: str) -> None:
+        shutil.copyfile(self.folder / f"{source}.db", self.folder / f"{target}.db")
+
+
+class PostgresBackend(Backend):
+    """Databases created on the server (``CREATE DATABASE``) and dropped by :meth:`close`."""
+
+    name = "postgresql"
+
+    def __init__(self, base: str = PG_BASE) -> None:
+        self.base = base
+        self.admin = base.replace("+psycopg", "") + "/postgres"
+        self.prefix = f"monitor_bench_near_dup_{os.getpid()}"
+        self.created: list[str] = []
+
+    def _create(self, db: str, template: str | None = None) -> None:
+        name = f"{self.prefix}_{db}"
+        clause = f' TEMPLATE "{self.prefix}_{template}"' if template else ""
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        self.created.append(name)
+
+    def url(self, db: str) -> str:
+        if f"{self.prefix}_{db}" not in self.created:
+            self._create(db)
+        return f"{self.base}/{self.prefix}_{db}"
+
+    def snapshot(self, source: str, target: str) -> None:
+        self._create(target, template=source)
+
+    def close(self) -> None:
+        with psycopg.connect(self.admin, autocommit=True) as conn:
+            for name in self.created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    @staticmethod
+    def reachable(base: str = PG_BASE) -> bool:
+        try:
+            with psycopg.connect(base.replace("+psycopg", "") + "/postgres", connect_timeout=3):
+                return True
+        except psycopg.OperationalError:
+            return False
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)]
 
 
 def time_lookups(
-    engine: Engine, queries: Sequence[Query], passes: int = 7
-) -> tuple[list[float], list[int], list[int | None]]:
-    """Each query's ``place()`` time in µs (the best of ``passes`` timed passes after one
-    warm-up pass, in one session), its candidate count and its ``duplicate_of``."""
+    engines: Sequence[Engine], queries: Sequence[Query], rounds: int = 7
+) -> list[list[float]]:
+    """Per engine, each query's ``place()`` time in µs: the best of ``rounds`` timed passes
+    after one warm-up pass, the engines taking turns pass by pass (so a slower minute of a
+    shared machine falls on every store alike); one session per engine."""
     policy = DedupPolicy()
-    samples: list[list[float]] = [[] for _ in queries]
-    with Session(engine) as session:
-        placed = [place(session, q.sketch, policy).duplicate_of for q in queries]
-        for _ in range(passes):
-            for q, sample in zip(queries, samples, strict=True):
-                begin = time.perf_counter_ns()
+    sessions = [Session(engine) for engine in engines]
+    best = [[math.inf] * len(queries) for _ in engines]
+    try:
+        for session in sessions:
+            for q in queries:
                 place(session, q.sketch, policy)
-                sample.append((time.perf_counter_ns() - begin) / 1000)
-        counts = [len(candidates(session, q.sketch)) for q in queries]
-    return [min(s) for s in samples], counts, placed
+        for _ in range(rounds):
+            for session, times in zip(sessions, best, strict=True):
+                for k, q in enumerate(queries):
+                    begin = time.perf_counter_ns()
+                    place(session, q.sketch, policy)
+                    times[k] = min(times[k], (time.perf_counter_ns() - begin) / 1000)
+    finally:
+        for session in sessions:
+            session.close()
+    return best
 
 
 def lookup_bench(
-    backend: str,
-    url: str,
+    backend: Backend,
     articles: Sequence[Article],
     groups: dict[str, list[Query]],
     fillers: Fillers,
     sizes: Sequence[int],
 ) -> list[Timing]:
-    """Originals stored through ``add_many``, then fillers up to each size, lookups timed."""
-    bench = Bench(url, DedupPolicy())
+    """The originals stored through ``add_many``, then fillers bulk-inserted up to each size;
+    the store is copied at each size but the last, so every size can be timed in turns."""
+    bench = Bench(backend.url("size0"), DedupPolicy())
+    ids = [bench.add(a.text).item_id for a in articles]
+    bench.close()
+    fills: list[float] = []
+    done = 0
+    for n, size in enumerate(sizes):
+        if n:
+            backend.snapshot(f"size{n - 1}", f"size{n}")
+        begin = time.perf_counter()
+        fill(backend.url(f"size{n}"), fillers, done, size - len(articles))
+        fills.append(time.perf_counter() - begin)
+        done = size - len(articles)
+        print(f"  {backend.name}: {size} items, fill {fills[-1]:.0f}s", file=sys.stderr)
+    engines = [make_engine(backend.url(f"size{n}")) for n in range(len(sizes))]
     results = []
     try:
-        ids = [bench.add(a.text).item_id for a in articles]
-        done = 0
-        for size in sizes:
-            begin = time.perf_counter()
-            fill(url, fillers, done, size - len(articles))
-            seconds = time.perf_counter() - begin
-            done = size - len(articles)
-            with Session(bench.store.engine) as session:
-                stored = session.scalar(select(func.count()).select_from(Item)) or 0
-            for group, queries in groups.items():
-                times, counts, placed = time_lookups(bench.store.engine, queries)
-                wanted = [None if q.original is None else ids[q.original] for q in queries]
+        for group, queries in groups.items():
+            timings = time_lookups(engines, queries)
+            wanted = [None if q.original is None else ids[q.original] for q in queries]
+            for engine, times, seconds in zip(engines, timings, fills, strict=True):
+                with Session(engine) as session:
+                    stored = session.scalar(select(func.count()).select_from(Item)) or 0
+                    counts = [len(candidates(session, q.sketch)) for q in queries]
+                    placed = [place(session, q.sketch, DedupPolicy()).duplicate_of for q in queries]
                 results.append(
                     Timing(
-                        backend,
+                        backend.name,
                         stored,
                         group,
                         len(queries),
@@ -712,31 +802,10 @@ def lookup_bench(
                         sum(p == w for p, w in zip(placed, wanted, strict=True)),
                     )
                 )
-            print(f"  {backend}: {stored} items, fill {seconds:.0f}s", file=sys.stderr)
     finally:
-        bench.close()
-    return results
-
-
-def with_postgres(run: Callable[[str], list[Timing]]) -> list[Timing]:
-    """Run ``run(url)`` on a PostgreSQL database created for it and dropped afterwards."""
-    admin = PG_BASE.replace("+psycopg", "") + "/postgres"
-    name = f"monitor_bench_near_dup_{int(time.time())}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        return run(f"{PG_BASE}/{name}")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(PG_BASE.replace("+psycopg", "") + "/postgres", connect_timeout=3):
-            return True
-    except psycopg.OperationalError:
-        return False
+        for engine in engines:
+            engine.dispose()
+    return sorted(results, key=lambda t: (t.group, t.stored))
 
 
 # -- report ---------------------------------------------------------------------------
@@ -935,25 +1004,28 @@ def report_lookup(
         f"footer; sketched by `sketch_text` ({len(fillers.words):,} in "
         f"{time.perf_counter() - begin:.0f}s). Queries: {len(copies)} copies of the corpus "
         f"articles (each should find its original), and {len(outlet)} new items of that "
-        f"outlet (random bodies + the footer; they copy nothing). Each `place()` is timed "
-        f"with `perf_counter_ns` in one session: one warm-up pass, then the best of 7 "
-        f"passes per query; the table gives the median and p95 over queries. PostgreSQL gets "
-        f"`VACUUM ANALYZE` after each fill (what autovacuum would do); SQLite is left as "
-        f"the service leaves it (no ANALYZE).\n"
+        f"outlet (random bodies + the footer; they copy nothing). The store is copied "
+        f"(file copy; `CREATE DATABASE ... TEMPLATE`) when it reaches each size but the "
+        f"last, then grown, so the sizes can be timed in turns: one warm-up pass per store, "
+        f"then 7 rounds of one pass per store; each query's time is its best of the 7 "
+        f"(`perf_counter_ns` around `place()`, one session per store); the table gives the "
+        f"median and p95 over queries. After each fill: `VACUUM ANALYZE` and `CHECKPOINT` "
+        f"on PostgreSQL, `wal_checkpoint(TRUNCATE)` on SQLite (no ANALYZE: the service "
+        f"never runs it).\n"
     )
     with tempfile.TemporaryDirectory(prefix="near-dup-lookup-") as tmp:
-        timings = lookup_bench(
-            "sqlite", f"sqlite:///{tmp}/lookup.db", data.articles, groups, fillers, sizes
-        )
+        timings = lookup_bench(SqliteBackend(tmp), data.articles, groups, fillers, sizes)
     note = ""
     if skip_postgres:
         note = "PostgreSQL: skipped (--skip-postgres).\n"
-    elif not postgres_reachable():
+    elif not PostgresBackend.reachable():
         note = f"PostgreSQL: not reachable at {PG_BASE}, skipped.\n"
     else:
-        timings += with_postgres(
-            lambda url: lookup_bench("postgresql", url, data.articles, groups, fillers, sizes)
-        )
+        postgres = PostgresBackend()
+        try:
+            timings += lookup_bench(postgres, data.articles, groups, fillers, sizes)
+        finally:
+            postgres.close()
     rows = []
     for t in timings:
         first = next(f for f in timings if (f.backend, f.group) == (t.backend, t.group))
@@ -977,7 +1049,7 @@ def report_lookup(
     fills = ", ".join(
         f"{t.backend} to {t.stored:,} in {t.fill_seconds:.0f}s"
         for t in timings
-        if t.group == "corpus copies"
+        if t.group == next(iter(groups))
     )
     print(
         "Ratios: against the smallest store of the same backend and query group. 'right': "
