@@ -52,7 +52,8 @@ def upgrade() -> None:
     sa.Column('bucket', sa.BigInteger(), autoincrement=False, nullable=False),
     sa.Column('item_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_sketch_bands_item_id_items'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('bucket', 'item_id', name=op.f('pk_sketch_bands'))
+    sa.PrimaryKeyConstraint('bucket', 'item_id', name=op.f('pk_sketch_bands')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('sketch_bands', schema=None) as batch_op:
         batch_op.create_index('ix_sketch_bands_item_id', ['item_id'], unique=False)
@@ -66,6 +67,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('similarity', sa.Float(), nullable=True))
         batch_op.add_column(sa.Column('revision', sa.Integer(), server_default='1', nullable=False))
         batch_op.create_index(batch_op.f('ix_items_cluster_id'), ['cluster_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_items_duplicate_of'), ['duplicate_of'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_items_cluster_id_items'), 'items', ['cluster_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_items_duplicate_of_items'), 'items', ['duplicate_of'], ['id'], ondelete='SET NULL')
 
@@ -78,6 +80,7 @@ def downgrade() -> None:
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_items_duplicate_of_items'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_items_cluster_id_items'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_items_duplicate_of'))
         batch_op.drop_index(batch_op.f('ix_items_cluster_id'))
         batch_op.drop_column('revision')
         batch_op.drop_column('similarity')

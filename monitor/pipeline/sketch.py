@@ -51,6 +51,7 @@ class Sketch:
 
     signature: bytes
     bands: tuple[int, ...]
+    words: int = 0  # the text's length in words, for the minimum the store applies
 
     def values(self) -> np.ndarray:
         return np.frombuffer(self.signature, dtype="<u4")
@@ -71,7 +72,10 @@ def words(text: str) -> list[str]:
 
 
 def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
-    tokens = words(text)
+    return _shingles_of(words(text), size)
+
+
+def _shingles_of(tokens: list[str], size: int = SHINGLE_WORDS) -> set[str]:
     if len(tokens) < size:
         return {" ".join(tokens)} if tokens else set()
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
@@ -99,11 +103,12 @@ def sketch_text(text: str | None) -> Sketch | None:
     """The sketch of ``text``, or None when it is too short to compare."""
     if not text:
         return None
-    found = shingles(text)
+    tokens = words(text)
+    found = _shingles_of(tokens)
     if len(found) < MIN_SHINGLES:
         return None
     values = signature(found)
-    return Sketch(values.tobytes(), band_keys(values))
+    return Sketch(values.tobytes(), band_keys(values), len(tokens))
 
 
 def similarity(a: bytes, b: bytes) -> float:

@@ -10,7 +10,9 @@ state.  The similarity arithmetic is pure and lives in
   linked to the stored one, with the new URL recorded as the entry's URL.
 * **Near duplicate**: the new item's LSH band keys are probed in
   ``sketch_bands`` (primary-key lookups, independent of the table's size);
-  the candidates' signatures decide.  The new item joins the best match's
+  the candidates sharing the most keys are checked on their signatures.
+  Texts under ``min_words`` words are neither matched nor indexed: short
+  teasers that share an outlet's paywall notice look alike by accident.  The new item joins the best match's
   cluster, ``duplicate_of`` naming that match; otherwise it starts its own.
 * **Revision**: the same canonical URL with a different text hash replaces the
   item's text, keeping the previous text in ``item_revisions``.
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.pipeline.sketch import SKETCH_VERSION, Candidate, Sketch, best_match
@@ -59,10 +61,30 @@ def exact_copy(session: Session, draft: ItemDraft, policy: DedupPolicy) -> int |
     )
 
 
+MAX_CANDIDATES = 32
+
+
 def candidates(session: Session, sketch: Sketch, exclude: int | None = None) -> list[Candidate]:
-    ids = select(SketchBand.item_id).where(SketchBand.bucket.in_(sketch.bands)).distinct()
+    """Stored items sharing band keys with ``sketch``, those sharing the most first.
+
+    A copy of a story shares most of its 32 band keys (about 32 * J**4); an
+    unrelated article from an outlet with a long fixed footer shares one or
+    two.  Ranking by shared keys in SQL and verifying only the best
+    :data:`MAX_CANDIDATES` keeps the Python side of a lookup bounded however
+    many items carry the same footer."""
+    shared = func.count().label("shared")
+    ranked = (
+        select(SketchBand.item_id, shared)
+        .where(SketchBand.bucket.in_(sketch.bands))
+        .group_by(SketchBand.item_id)
+        .order_by(shared.desc(), SketchBand.item_id)
+        .limit(MAX_CANDIDATES)
+    )
     if exclude is not None:
-        ids = ids.where(SketchBand.item_id != exclude)
+        ranked = ranked.where(SketchBand.item_id != exclude)
+    ids = [item_id for item_id, _ in session.execute(ranked)]
+    if not ids:
+        return []
     rows = session.execute(
         select(ItemSketch.item_id, Item.cluster_id, ItemSketch.signature)
         .join(Item, Item.id == ItemSketch.item_id)
@@ -75,7 +97,7 @@ def place(
     session: Session, sketch: Sketch | None, policy: DedupPolicy, exclude: int | None = None
 ) -> Placement:
     """The cluster a text belongs to, from the stored sketches that resemble it."""
-    if sketch is None:
+    if sketch is None or sketch.words < policy.min_words:
         return Placement(None, None, None)
     found = best_match(sketch, candidates(session, sketch, exclude), policy.threshold)
     if found is None:
@@ -84,10 +106,11 @@ def place(
     return Placement(match.cluster_id or match.item_id, match.item_id, score)
 
 
-def save_sketch(session: Session, item_id: int, sketch: Sketch | None) -> None:
+def save_sketch(session: Session, item_id: int, sketch: Sketch | None, policy: DedupPolicy) -> None:
+    """Index ``sketch`` for ``item_id`` (texts under ``min_words`` are not indexed)."""
     session.execute(delete(SketchBand).where(SketchBand.item_id == item_id))
     session.execute(delete(ItemSketch).where(ItemSketch.item_id == item_id))
-    if sketch is None:
+    if sketch is None or sketch.words < policy.min_words:
         return
     session.execute(
         insert(ItemSketch),
@@ -147,7 +170,7 @@ def revise(
     item.field_sources = draft.field_sources
     item.fetched_at = now
     session.flush()
-    save_sketch(session, item.id, draft.sketch)
+    save_sketch(session, item.id, draft.sketch, policy)
     if item.cluster_id == item.id or item.cluster_id is None:
         return True  # a representative keeps its cluster; its copies still point at it
     assign(session, item.id, place(session, draft.sketch, policy, exclude=item.id))

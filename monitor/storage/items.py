@@ -304,7 +304,7 @@ class ItemRepository:
             return Stored(item_id, created=False, revised=False, duplicate_of=None)
         placement = dedup.place(session, draft.sketch, self.policy)
         dedup.assign(session, item_id, placement)
-        dedup.save_sketch(session, item_id, draft.sketch)
+        dedup.save_sketch(session, item_id, draft.sketch, self.policy)
         if draft.raw_html is not None:
             session.execute(
                 stmts.page,

@@ -133,7 +133,9 @@ class Item(Base):
     cluster_id: Mapped[int | None] = mapped_column(
         ForeignKey("items.id", ondelete="SET NULL"), index=True
     )
-    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), index=True
+    )
     similarity: Mapped[float | None] = mapped_column(Float)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -196,7 +198,7 @@ class SketchBand(Base):
     """The LSH index: one row per (band key, item).  Lookup probes the primary key."""
 
     __tablename__ = "sketch_bands"
-    __table_args__ = (Index("ix_sketch_bands_item_id", "item_id"),)
+    __table_args__ = (Index("ix_sketch_bands_item_id", "item_id"), {"sqlite_with_rowid": False})
 
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     item_id: Mapped[int] = mapped_column(

@@ -1,0 +1,108 @@
+"""The database side of near-duplicate detection: minimum length, candidate ranking."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.pipeline.sketch import sketch_text
+from monitor.pipeline.text import normalised_text_hash, word_count
+from monitor.storage import Store
+from monitor.storage.dedup import MAX_CANDIDATES, DedupPolicy
+from monitor.storage.items import NewItem
+from monitor.storage.schema import SketchBand
+from tests.test_storage import NOW, add_feeds, draft
+
+FOOTER = (
+    "This article is available to subscribers only. Subscribe today for unlimited access "
+    "to our reporting from the region, the newsletter and the archive of the last ten years."
+)
+WORDS = [
+    "minister",
+    "border",
+    "talks",
+    "convoy",
+    "parliament",
+    "ceasefire",
+    "envoy",
+    "budget",
+    "harbour",
+    "refinery",
+    "drought",
+    "election",
+    "tribunal",
+    "militia",
+    "pipeline",
+    "embassy",
+    "sanctions",
+    "refugees",
+    "harvest",
+    "strike",
+    "currency",
+    "coalition",
+    "protest",
+    "summit",
+    "reservoir",
+    "airport",
+    "frontier",
+    "delegation",
+    "verdict",
+    "inflation",
+]
+
+
+def text_draft(url: str, text: str, **fields: Any) -> Any:
+    return draft(
+        url,
+        text=text,
+        word_count=word_count(text),
+        content_hash=normalised_text_hash(text),
+        sketch=sketch_text(text),
+        **fields,
+    )
+
+
+def story(seed: int, words: int = 120) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) for _ in range(words)) + "."
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    with Store.open(db_url, dedup=DedupPolicy(threshold=0.5, min_words=40)) as opened:
+        yield opened
+
+
+def test_short_teasers_sharing_a_paywall_notice_are_not_copies(store: Store) -> None:
+    feed = add_feeds(store, "Alpha")["Alpha"]
+    first = text_draft("https://a.example/1", "Talks resumed in Doha on Monday. " + FOOTER)
+    second = text_draft("https://a.example/2", "Floods closed the port of Basra. " + FOOTER)
+    stored = store.items.add_many(
+        [NewItem(feed, first, None, NOW), NewItem(feed, second, None, NOW)]
+    )
+    assert [s.created for s in stored] == [True, True]
+    assert stored[1].duplicate_of is None
+    with store.engine.connect() as conn:  # too short to be indexed at all
+        assert conn.scalar(select(func.count()).select_from(SketchBand)) == 0
+
+
+def test_a_copy_is_found_among_many_items_sharing_a_footer(store: Store) -> None:
+    """An outlet's fixed footer puts every article in a few shared buckets; the copy,
+    which shares nearly all of its buckets, must still be among the candidates checked."""
+    feed = add_feeds(store, "Alpha")["Alpha"]
+    fillers = [
+        NewItem(feed, text_draft(f"https://a.example/f{n}", story(n, 60) + " " + FOOTER), None, NOW)
+        for n in range(MAX_CANDIDATES * 3)
+    ]
+    original_text = story(10_000) + " " + FOOTER
+    original = NewItem(feed, text_draft("https://a.example/original", original_text), None, NOW)
+    stored = store.items.add_many([original, *fillers])
+    copy_text = "Republished with permission. " + original_text.replace("minister", "ministers", 1)
+    copy = NewItem(feed, text_draft("https://b.example/copy", copy_text), None, NOW)
+    (result,) = store.items.add_many([copy])
+    assert result.created
+    assert result.duplicate_of == stored[0].item_id
