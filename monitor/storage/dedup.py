@@ -12,8 +12,9 @@ state.  The similarity arithmetic is pure and lives in
   ``sketch_bands`` (primary-key lookups, independent of the table's size);
   the candidates sharing the most keys are checked on their signatures.
   Texts under ``min_words`` words are neither matched nor indexed: short
-  teasers that share an outlet's paywall notice look alike by accident.  The new item joins the best match's
-  cluster, ``duplicate_of`` naming that match; otherwise it starts its own.
+  teasers that share an outlet's paywall notice look alike by accident.  The
+  new item joins the best match's cluster, ``duplicate_of`` naming that match;
+  otherwise it starts its own.
 * **Revision**: the same canonical URL with a different text hash replaces the
   item's text, keeping the previous text in ``item_revisions``.
 
