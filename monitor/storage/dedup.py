@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor.pipeline.sketch import SKETCH_VERSION, Candidate, Sketch, best_match
@@ -53,16 +53,48 @@ class Placement:
     similarity: float | None
 
 
+MAX_CANDIDATES = 32
+
+# Built once: the hot path only binds parameters (SQLAlchemy's compiled cache is hit
+# without re-building statements and their cache keys for every item).
+_SAME_TEXT = (
+    select(Item.id).where(Item.content_hash == bindparam("hash")).order_by(Item.id).limit(1)
+)
+_SHARED = func.count().label("shared")
+_RANKED = (
+    select(SketchBand.item_id, _SHARED)
+    .where(
+        SketchBand.bucket.in_(bindparam("keys", expanding=True)),
+        SketchBand.item_id != bindparam("exclude"),
+    )
+    .group_by(SketchBand.item_id)
+    .order_by(_SHARED.desc(), SketchBand.item_id)
+    .limit(MAX_CANDIDATES)
+)
+_SIGNATURES = (
+    select(ItemSketch.item_id, Item.cluster_id, ItemSketch.signature)
+    .join(Item, Item.id == ItemSketch.item_id)
+    .where(
+        ItemSketch.item_id.in_(bindparam("ids", expanding=True)),
+        ItemSketch.version == SKETCH_VERSION,
+    )
+)
+_ASSIGN = (
+    update(Item)
+    .where(Item.id == bindparam("item_id"))
+    .values(
+        cluster_id=bindparam("cluster_id"),
+        duplicate_of=bindparam("duplicate_of"),
+        similarity=bindparam("similarity"),
+    )
+)
+
+
 def exact_copy(session: Session, draft: ItemDraft, policy: DedupPolicy) -> int | None:
     """The stored item with the same normalised text, if the text is long enough."""
     if not draft.content_hash or draft.word_count < policy.min_words:
         return None
-    return session.scalar(
-        select(Item.id).where(Item.content_hash == draft.content_hash).order_by(Item.id).limit(1)
-    )
-
-
-MAX_CANDIDATES = 32
+    return session.connection().scalar(_SAME_TEXT, {"hash": draft.content_hash})
 
 
 def candidates(session: Session, sketch: Sketch, exclude: int | None = None) -> list[Candidate]:
@@ -73,24 +105,12 @@ def candidates(session: Session, sketch: Sketch, exclude: int | None = None) -> 
     two.  Ranking by shared keys in SQL and verifying only the best
     :data:`MAX_CANDIDATES` keeps the Python side of a lookup bounded however
     many items carry the same footer."""
-    shared = func.count().label("shared")
-    ranked = (
-        select(SketchBand.item_id, shared)
-        .where(SketchBand.bucket.in_(sketch.bands))
-        .group_by(SketchBand.item_id)
-        .order_by(shared.desc(), SketchBand.item_id)
-        .limit(MAX_CANDIDATES)
-    )
-    if exclude is not None:
-        ranked = ranked.where(SketchBand.item_id != exclude)
-    ids = [item_id for item_id, _ in session.execute(ranked)]
+    conn = session.connection()  # Core execution: no ORM overhead on the hot path
+    keys = {"keys": list(sketch.bands), "exclude": -1 if exclude is None else exclude}
+    ids = [item_id for item_id, _ in conn.execute(_RANKED, keys)]
     if not ids:
         return []
-    rows = session.execute(
-        select(ItemSketch.item_id, Item.cluster_id, ItemSketch.signature)
-        .join(Item, Item.id == ItemSketch.item_id)
-        .where(ItemSketch.item_id.in_(ids), ItemSketch.version == SKETCH_VERSION)
-    )
+    rows = conn.execute(_SIGNATURES, {"ids": ids})
     return [Candidate(item_id, cluster_id, bytes(sig)) for item_id, cluster_id, sig in rows]
 
 
@@ -107,30 +127,39 @@ def place(
     return Placement(match.cluster_id or match.item_id, match.item_id, score)
 
 
-def save_sketch(session: Session, item_id: int, sketch: Sketch | None, policy: DedupPolicy) -> None:
-    """Index ``sketch`` for ``item_id`` (texts under ``min_words`` are not indexed)."""
-    session.execute(delete(SketchBand).where(SketchBand.item_id == item_id))
-    session.execute(delete(ItemSketch).where(ItemSketch.item_id == item_id))
+def save_sketch(
+    session: Session,
+    item_id: int,
+    sketch: Sketch | None,
+    policy: DedupPolicy,
+    replace: bool = False,
+) -> None:
+    """Index ``sketch`` for ``item_id`` (texts under ``min_words`` are not indexed);
+    ``replace`` drops the item's previous sketch first (a revision)."""
+    conn = session.connection()
+    if replace:
+        conn.execute(delete(SketchBand).where(SketchBand.item_id == item_id))
+        conn.execute(delete(ItemSketch).where(ItemSketch.item_id == item_id))
     if sketch is None or sketch.words < policy.min_words:
         return
-    session.execute(
+    conn.execute(
         insert(ItemSketch),
         [{"item_id": item_id, "signature": sketch.signature, "version": SKETCH_VERSION}],
     )
-    session.execute(
+    conn.execute(
         insert(SketchBand), [{"bucket": key, "item_id": item_id} for key in set(sketch.bands)]
     )
 
 
 def assign(session: Session, item_id: int, placement: Placement) -> None:
-    session.execute(
-        update(Item)
-        .where(Item.id == item_id)
-        .values(
-            cluster_id=placement.cluster_id or item_id,
-            duplicate_of=placement.duplicate_of,
-            similarity=placement.similarity,
-        )
+    session.connection().execute(
+        _ASSIGN,
+        {
+            "item_id": item_id,
+            "cluster_id": placement.cluster_id or item_id,
+            "duplicate_of": placement.duplicate_of,
+            "similarity": placement.similarity,
+        },
     )
 
 
@@ -171,7 +200,7 @@ def revise(
     item.field_sources = draft.field_sources
     item.fetched_at = now
     session.flush()
-    save_sketch(session, item.id, draft.sketch, policy)
+    save_sketch(session, item.id, draft.sketch, policy, replace=True)
     if item.cluster_id == item.id or item.cluster_id is None:
         return True  # a representative keeps its cluster; its copies still point at it
     assign(session, item.id, place(session, draft.sketch, policy, exclude=item.id))

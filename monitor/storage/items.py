@@ -277,7 +277,8 @@ class ItemRepository:
             revisited = self._revisit(session, new)
             if revisited is not None:
                 return revisited
-        known = session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
+        conn = session.connection()  # Core execution: no ORM overhead on the hot path
+        known = conn.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
         if known is None:
             known = dedup.exact_copy(session, draft, self.policy)
             if known is not None:
@@ -292,9 +293,9 @@ class ItemRepository:
             self._link(session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft)
             return Stored(known, created=False, revised=False, duplicate_of=None)
         values = _item_values(draft) | {"fetched_at": new.now}
-        item_id = session.execute(stmts.item, values).scalar()
+        item_id = conn.execute(stmts.item, values).scalar()
         if item_id is None:  # another worker stored the same URL a moment ago
-            item_id = session.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
+            item_id = conn.execute(stmts.item_by_url, {"url": draft.canonical_url}).scalar()
             if item_id is None:
                 raise StorageError(
                     f"item {draft.canonical_url} was neither inserted nor found; "
@@ -306,7 +307,7 @@ class ItemRepository:
         dedup.assign(session, item_id, placement)
         dedup.save_sketch(session, item_id, draft.sketch, self.policy)
         if draft.raw_html is not None:
-            session.execute(
+            conn.execute(
                 stmts.page,
                 {
                     "item_id": item_id,
@@ -393,7 +394,8 @@ class ItemRepository:
     ) -> bool:
         if draft is not None:
             entry_updated = draft.entry_updated
-        inserted = session.execute(
+        conn = session.connection()
+        inserted = conn.execute(
             self._statements(session).link,
             {
                 "feed_id": feed_id,
@@ -405,7 +407,7 @@ class ItemRepository:
             },
         ).scalar()
         if inserted is None and entry_updated is not None:
-            session.execute(
+            conn.execute(
                 update(FeedItem)
                 .where(FeedItem.feed_id == feed_id, FeedItem.item_id == item_id)
                 .values(entry_updated=entry_updated)
