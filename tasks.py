@@ -70,8 +70,13 @@ def main(argv: list[str]) -> int:
         return run("-m", "monitor", *rest)
     if task == "bench":
         status = 0
-        for script in ("bench/pipeline_throughput.py", "bench/extraction_settings.py"):
-            status |= run(script, *rest)
+        for module in (
+            "bench.pipeline_throughput",
+            "bench.near_duplicates",
+            "bench.watch_match",
+            "bench.extraction_settings",
+        ):
+            status |= run("-m", module, *rest)
         return status
     print(f"tasks: unknown task {task!r}; try: run, test, lint, bench, monitor", file=sys.stderr)
     return 2
