@@ -311,8 +311,8 @@ class Orchestrator:
             if hit is None:
                 if key.url not in fresh:
                     fresh[key.url or ""] = (entry, key, None)
-            elif hit.linked and _newer(entry, hit.entry_updated) and feed.full_text:
-                # The feed says the article changed since we stored it: fetch it again.
+            elif hit.linked and _newer(entry, hit.entry_updated):
+                # The feed says the article changed since we stored it: read it again.
                 fresh.setdefault(key.url or "", (entry, key, hit.item_id))
             elif hit.linked:
                 report.seen += 1

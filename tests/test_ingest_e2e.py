@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from typer.testing import CliRunner
+from werkzeug import Request, Response
 
 from monitor.cli import app
 from monitor.config import load_settings
@@ -73,3 +74,37 @@ def test_second_run_adds_nothing(site: Site, write_config: Callable[..., Path]) 
     settings = load_settings(config)
     with Store.open(settings.database_url) as store:
         assert store.items.count() == 3
+
+
+def test_feed_text_revised_when_the_feed_redates_its_entry(
+    site: Site, write_config: Callable[..., Path]
+) -> None:
+    """``full_text: false``: the feed's own text is the article; a re-dated entry whose
+    text changed is a revision, not a new item."""
+    state = {"day": "06", "text": "The talks in Doha were postponed until further notice."}
+
+    def feed(_: Request) -> Response:
+        body = " ".join([state["text"]] * 12)
+        rss = (
+            "<?xml version='1.0'?><rss version='2.0' "
+            "xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel><title>Desk</title>"
+            f"<link>{site.base}/</link><item><title>Doha talks</title>"
+            f"<link>{site.url('/doha/')}</link><guid>doha-1</guid>"
+            f"<pubDate>{state['day']} Jan 2020 10:00:00 +0000</pubDate>"
+            f"<content:encoded><![CDATA[<p>{body}</p>]]></content:encoded></item>"
+            "</channel></rss>"
+        )
+        return Response(rss, content_type="application/rss+xml")
+
+    site.route("/desk.rss", feed)
+    config = write_config([{"name": "Desk", "url": site.url("/desk.rss"), "full_text": False}])
+    assert monitor(config, "run", "--once")[0] == 0
+    state["day"], state["text"] = "07", "The talks in Doha resumed on Tuesday after a delay."
+    code, output = monitor(config, "run", "--once")
+    assert code == 0 and "1 revised" in output, output
+    with Store.open(load_settings(config).database_url) as store:
+        (item,) = list(store.items.iter_all())
+        assert item.revision == 2 and "resumed" in (item.text or "")
+        (earlier,) = store.items.revisions(item.id)
+        assert "postponed" in (earlier.text or "")
+    assert "/doha/" not in site.hits  # the page itself is never fetched
