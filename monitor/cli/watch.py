@@ -27,7 +27,8 @@ matches_app = typer.Typer(
 
 @watchlists_app.command("list")
 def list_watchlists(ctx: typer.Context) -> None:
-    """Show each watchlist: its rules, scope, recipients and how many items it matched.
+    """Show each watchlist: its rules, scope, recipients and how many items it matched
+    ("matched" counts items).
 
     Example: monitor watchlists list
     """
@@ -36,8 +37,13 @@ def list_watchlists(ctx: typer.Context) -> None:
     with context.store() as store:
         counts = store.matches.counts()
     table = Table(title=f"{len(settings.watchlists)} watchlists", title_justify="left")
-    for column in ("watchlist", "rules", "fuzzy", "scope", "recipients", "matched items"):
-        table.add_column(column, justify="right" if column == "matched items" else "left")
+    for column in ("watchlist", "rules", "fuzzy", "scope", "recipients", "matched"):
+        table.add_column(
+            column,
+            justify="right" if column == "matched" else "left",
+            overflow="fold",
+            no_wrap=column in ("fuzzy", "matched"),
+        )
     for watchlist in settings.watchlists:
         scope = ", ".join([*watchlist.feeds, *(f"#{t}" for t in watchlist.tags)]) or "all feeds"
         table.add_row(
