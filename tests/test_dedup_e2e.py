@@ -29,7 +29,7 @@ from monitor.cli import app
 from monitor.config import load_settings
 from monitor.pipeline.sketch import similarity, sketch_text
 from monitor.storage import Store
-from monitor.storage.items import Revision, StoredItem
+from monitor.storage.item_queries import Revision, StoredItem
 from tests.conftest import FIXTURES, Site
 
 TEXTS = FIXTURES / "dedup"

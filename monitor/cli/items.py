@@ -18,7 +18,7 @@ from rich.table import Table
 from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, when
 from monitor.reextract import reextract
 from monitor.storage import Store
-from monitor.storage.items import StoredItem
+from monitor.storage.item_queries import StoredItem
 from monitor.storage.matches import match_as_dict
 
 app = typer.Typer(

@@ -1,0 +1,273 @@
+"""Items, the read side: lists, clusters, revisions and exports of stored items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision
+
+_CHUNK = 500
+S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    id: int
+    url: str
+    canonical_url: str
+    guid: str | None
+    title: str | None
+    author: str | None
+    published_at: datetime | None
+    updated_at: datetime | None
+    fetched_at: datetime
+    summary: str | None
+    text: str | None
+    language: str | None
+    site_name: str | None
+    categories: tuple[str, ...]
+    image_url: str | None
+    word_count: int
+    content_hash: str | None
+    extraction_method: str
+    extractor_version: str
+    field_sources: dict[str, str]
+    fetch_status: int | None
+    fetch_error: str | None
+    feeds: tuple[str, ...] = ()
+    feed_tags: tuple[str, ...] = ()
+    has_page: bool = False
+    cluster_id: int | None = None
+    duplicate_of: int | None = None
+    similarity: float | None = None
+    revision: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "canonical_url": self.canonical_url,
+            "guid": self.guid,
+            "title": self.title,
+            "author": self.author,
+            "published_at": _iso(self.published_at),
+            "updated_at": _iso(self.updated_at),
+            "fetched_at": _iso(self.fetched_at),
+            "feeds": list(self.feeds),
+            "feed_tags": list(self.feed_tags),
+            "language": self.language,
+            "site_name": self.site_name,
+            "categories": list(self.categories),
+            "image_url": self.image_url,
+            "summary": self.summary,
+            "text": self.text,
+            "word_count": self.word_count,
+            "content_hash": self.content_hash,
+            "extraction_method": self.extraction_method,
+            "extractor_version": self.extractor_version,
+            "field_sources": self.field_sources,
+            "cluster_id": self.cluster_id,
+            "duplicate_of": self.duplicate_of,
+            "similarity": self.similarity,
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    number: int
+    title: str | None
+    text: str | None
+    word_count: int
+    fetched_at: datetime
+    replaced_at: datetime
+
+
+@dataclass(slots=True)
+class _FeedInfo:
+    names: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class ItemQueries:
+    """Read-only queries over stored items (the base of ``ItemRepository``)."""
+
+    _sessions: sessionmaker[Session]
+
+    def _feed_info(self, session: Session, ids: Sequence[int]) -> dict[int, _FeedInfo]:
+        info: defaultdict[int, _FeedInfo] = defaultdict(_FeedInfo)
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(FeedItem.item_id, Feed.name, Feed.tags)
+                .join(Feed, Feed.id == FeedItem.feed_id)
+                .where(FeedItem.item_id.in_(chunk))
+                .order_by(FeedItem.first_seen_at, Feed.name)
+            )
+            for item_id, name, tags in rows:
+                entry = info[item_id]
+                entry.names.append(name)
+                entry.tags.extend(t for t in tags or () if t not in entry.tags)
+        return info
+
+    def _select(self, feed: str | None, since: datetime | None) -> Select[Any]:
+        return self._filter(select(Item), feed, since)
+
+    @staticmethod
+    def _filter(query: S, feed: str | None, since: datetime | None) -> S:
+        if feed:
+            query = query.where(
+                Item.id.in_(
+                    select(FeedItem.item_id)
+                    .join(Feed, Feed.id == FeedItem.feed_id)
+                    .where(Feed.name == feed)
+                )
+            )
+        if since:
+            query = query.where(func.coalesce(Item.published_at, Item.fetched_at) >= since)
+        return query
+
+    def _stored(self, item: Item, info: _FeedInfo, has_page: bool = False) -> StoredItem:
+        return StoredItem(
+            id=item.id,
+            url=item.url,
+            canonical_url=item.canonical_url,
+            guid=item.guid,
+            title=item.title,
+            author=item.author,
+            published_at=item.published_at,
+            updated_at=item.updated_at,
+            fetched_at=item.fetched_at,
+            summary=item.summary,
+            text=item.text,
+            language=item.language,
+            site_name=item.site_name,
+            categories=tuple(item.categories or ()),
+            image_url=item.image_url,
+            word_count=item.word_count,
+            content_hash=item.content_hash,
+            extraction_method=item.extraction_method,
+            extractor_version=item.extractor_version,
+            field_sources=dict(item.field_sources or {}),
+            fetch_status=item.fetch_status,
+            fetch_error=item.fetch_error,
+            feeds=tuple(info.names),
+            feed_tags=tuple(info.tags),
+            has_page=has_page,
+            cluster_id=item.cluster_id,
+            duplicate_of=item.duplicate_of,
+            similarity=item.similarity,
+            revision=item.revision,
+        )
+
+    def list_clusters(
+        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+    ) -> list[tuple[StoredItem, int]]:
+        """One row per story: each cluster's representative and how many of its items match,
+        newest story first."""
+        cluster = func.coalesce(Item.cluster_id, Item.id)
+        newest = func.max(func.coalesce(Item.published_at, Item.fetched_at))
+        groups = self._filter(
+            select(cluster.label("cluster"), func.count().label("size")).select_from(Item),
+            feed,
+            since,
+        )
+        groups = groups.group_by(cluster).order_by(newest.desc(), cluster.desc())
+        if limit:
+            groups = groups.limit(limit)
+        with self._sessions() as session:
+            sizes = {int(row[0]): int(row[1]) for row in session.execute(groups)}
+            items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(sizes)))}
+            info = self._feed_info(session, list(items))
+            return [
+                (self._stored(items[cluster_id], info[cluster_id]), size)
+                for cluster_id, size in sizes.items()
+                if cluster_id in items
+            ]
+
+    def cluster(self, item_id: int) -> list[StoredItem]:
+        """The other items of ``item_id``'s cluster (the same story elsewhere), oldest first."""
+        with self._sessions() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                return []
+            cluster_id = item.cluster_id or item.id
+            members = list(
+                session.scalars(
+                    select(Item)
+                    .where(Item.cluster_id == cluster_id, Item.id != item_id)
+                    .order_by(Item.id)
+                )
+            )
+            info = self._feed_info(session, [m.id for m in members])
+            return [self._stored(m, info[m.id]) for m in members]
+
+    def revisions(self, item_id: int) -> list[Revision]:
+        """Earlier texts of an item, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(ItemRevision)
+                .where(ItemRevision.item_id == item_id)
+                .order_by(ItemRevision.number)
+            )
+            return [
+                Revision(r.number, r.title, r.text, r.word_count, r.fetched_at, r.replaced_at)
+                for r in rows
+            ]
+
+    def list(
+        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+    ) -> list[StoredItem]:
+        query = self._select(feed, since).order_by(
+            func.coalesce(Item.published_at, Item.fetched_at).desc(), Item.id.desc()
+        )
+        if limit:
+            query = query.limit(limit)
+        with self._sessions() as session:
+            items = list(session.scalars(query))
+            info = self._feed_info(session, [i.id for i in items])
+            return [self._stored(i, info[i.id]) for i in items]
+
+    def count(self, since: datetime | None = None, feed: str | None = None) -> int:
+        query = self._filter(select(func.count()).select_from(Item), feed, since)
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
+
+    def get(self, item_id: int) -> StoredItem | None:
+        with self._sessions() as session:
+            item = session.get(Item, item_id)
+            if item is None:
+                return None
+            has_page = session.get(ItemPage, item_id) is not None
+            return self._stored(item, self._feed_info(session, [item_id])[item_id], has_page)
+
+    def iter_all(
+        self, since: datetime | None = None, feed: str | None = None, batch: int = 500
+    ) -> Iterator[StoredItem]:
+        """Every matching item, oldest first, read in batches (keyset pagination)."""
+        last_id = 0
+        while True:
+            query = self._select(feed, since).where(Item.id > last_id).order_by(Item.id)
+            with self._sessions() as session:
+                items = list(session.scalars(query.limit(batch)))
+                if not items:
+                    return
+                info = self._feed_info(session, [i.id for i in items])
+                stored = [self._stored(i, info[i.id]) for i in items]
+            yield from stored
+            last_id = items[-1].id
