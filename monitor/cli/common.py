@@ -14,6 +14,7 @@ from typing import NoReturn
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from monitor.config import Settings, load_settings, parse_duration
 from monitor.errors import ConfigError, MonitorError
@@ -49,6 +50,19 @@ class Context:
             yield store
         finally:
             store.close()
+
+
+def progress_bar() -> Progress:
+    """The progress bar of long commands: on stderr, only on a terminal, gone when done."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:

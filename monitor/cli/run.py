@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.cli.common import EXIT_USAGE, Context, err, fail, handle_errors, out, setup_logging
+from monitor.cli.common import (
+    EXIT_USAGE,
+    Context,
+    fail,
+    handle_errors,
+    out,
+    progress_bar,
+    setup_logging,
+)
 from monitor.orchestrator import FeedReport, Orchestrator, RunReport
 
 
@@ -59,15 +66,7 @@ def run(
 
 
 def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due: bool) -> RunReport:
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as progress:
+    with progress_bar() as progress:
         task = progress.add_task("polling feeds", total=None)
 
         def claimed(n: int) -> None:

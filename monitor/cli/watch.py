@@ -7,11 +7,19 @@ import sys
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from monitor.backfill import backfill
-from monitor.cli.common import EXIT_USAGE, Context, err, fail, handle_errors, out, parse_since, when
+from monitor.cli.common import (
+    EXIT_USAGE,
+    Context,
+    fail,
+    handle_errors,
+    out,
+    parse_since,
+    progress_bar,
+    when,
+)
 from monitor.storage.matches import match_as_dict
 
 watchlists_app = typer.Typer(
@@ -79,15 +87,7 @@ def backfill_command(
     when_since = parse_since(since)
     with context.store() as store, handle_errors():
         total = store.items.count(since=when_since)
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as progress:
+        with progress_bar() as progress:
             task = progress.add_task(f"matching {name}", total=total)
             report = backfill(
                 settings, store, name, when_since, lambda n: progress.advance(task, n)

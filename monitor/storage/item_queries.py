@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.storage._sql import chunks
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision
 
-_CHUNK = 500
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
 
@@ -100,11 +100,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
 class ItemQueries:
     """Read-only queries over stored items (the base of ``ItemRepository``)."""
 
@@ -112,7 +107,7 @@ class ItemQueries:
 
     def _feed_info(self, session: Session, ids: Sequence[int]) -> dict[int, _FeedInfo]:
         info: defaultdict[int, _FeedInfo] = defaultdict(_FeedInfo)
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             rows = session.execute(
                 select(FeedItem.item_id, Feed.name, Feed.tags)
                 .join(Feed, Feed.id == FeedItem.feed_id)

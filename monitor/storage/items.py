@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,14 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from monitor.errors import StorageError
 from monitor.pipeline.types import ItemDraft
 from monitor.storage import dedup
-from monitor.storage._sql import insert_ignore
+from monitor.storage._sql import chunks, insert_ignore
 from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
 from monitor.storage.schema import FeedItem, Item, ItemPage
 from monitor.watch.matcher import Match
-
-_CHUNK = 500
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +45,6 @@ class StoredPage:
     html_z: bytes
     charset: str | None
     extractor_version: str
-
-
-def _chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def _item_values(draft: ItemDraft) -> dict[str, Any]:
@@ -130,14 +122,14 @@ class ItemRepository(ItemQueries):
         by_guid: dict[str, int] = {}
         by_url: dict[str, int] = {}
         with self._sessions() as session:
-            for chunk in _chunks(guids):
+            for chunk in chunks(guids):
                 rows = session.execute(
                     select(FeedItem.guid, FeedItem.item_id).where(
                         FeedItem.feed_id == feed_id, FeedItem.guid.in_(chunk)
                     )
                 )
                 by_guid.update({g: i for g, i in rows if g})
-            for chunk in _chunks(urls):
+            for chunk in chunks(urls):
                 for url, item_id in session.execute(
                     select(Item.canonical_url, Item.id).where(Item.canonical_url.in_(chunk))
                 ):
@@ -151,7 +143,7 @@ class ItemRepository(ItemQueries):
                         by_url.setdefault(entry_url, linked_id)
             ids = sorted(set(by_guid.values()) | set(by_url.values()))
             linked: dict[int, datetime | None] = {}
-            for id_chunk in _chunks(ids):
+            for id_chunk in chunks(ids):
                 links = session.execute(
                     select(FeedItem.item_id, FeedItem.entry_updated).where(
                         FeedItem.feed_id == feed_id, FeedItem.item_id.in_(id_chunk)

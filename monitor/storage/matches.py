@@ -11,10 +11,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.storage._sql import chunks
 from monitor.storage.schema import Item, WatchMatch
 from monitor.watch.matcher import Match
-
-_CHUNK = 500
 
 
 def match_as_dict(match: Match) -> dict[str, Any]:
@@ -133,8 +132,7 @@ class MatchRepository:
     def for_items(self, item_ids: Sequence[int]) -> dict[int, list[Match]]:
         found: defaultdict[int, list[Match]] = defaultdict(list)
         with self._sessions() as session:
-            for start in range(0, len(item_ids), _CHUNK):
-                chunk = item_ids[start : start + _CHUNK]
+            for chunk in chunks(item_ids):
                 rows = session.scalars(
                     select(WatchMatch)
                     .where(WatchMatch.item_id.in_(chunk))
