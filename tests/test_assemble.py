@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.pipeline.assemble import FEED_VERSION, assemble, choose_canonical
-from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD
+from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, compress, decompress
 from monitor.pipeline.text import normalised_text_hash
 from monitor.pipeline.types import (
     Extraction,
@@ -371,3 +372,17 @@ def test_no_categories() -> None:
     draft = run(entry=replace(ENTRY, categories=()), extraction=ext)
     assert draft.categories == ()
     assert "categories" not in draft.field_sources
+
+
+KEPT = "<html><body><p>Kept page, déjà vu, منزل.</p></body></html>".encode() * 40
+
+
+def test_kept_page_round_trips_and_is_smaller() -> None:
+    kept = compress(KEPT)
+    assert len(kept) < len(KEPT) / 4
+    assert decompress(kept) == KEPT
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_pages_kept_by_earlier_versions_still_read(level: int) -> None:
+    assert decompress(zlib.compress(KEPT, level)) == KEPT  # before 0.4 pages were zlib streams

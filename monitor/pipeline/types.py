@@ -110,7 +110,7 @@ class Extraction:
     tags: tuple[str, ...] = ()
     image: str | None = None
     canonical_url: str | None = None
-    raw_html: bytes | None = None  # zlib-compressed page, when kept
+    raw_html: bytes | None = None  # the page compressed by extract.compress(), when kept
     error: str | None = None
 
 
