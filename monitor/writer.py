@@ -5,6 +5,9 @@ orchestrator's thread, and the event loop fetched nothing while the database
 worked.  :class:`BatchWriter` takes items from many concurrent
 ``_new_entry`` tasks, writes whatever has queued up (up to ``max_batch``) in
 one transaction in a worker thread, and hands each task its own result.
+Items that trickle in (as extraction finishes them, one every few tens of
+milliseconds) wait up to ``linger`` seconds for company, so a commit is
+shared by several of them rather than paid by each.
 
 A batch that fails is retried item by item, so one bad row (or a database
 refusal) fails only the item it belongs to: the others are stored.
@@ -29,9 +32,11 @@ class BatchWriter:
         self,
         add_many: Callable[[Sequence[NewItem]], list[Result]],
         max_batch: int = 64,
+        linger: float = 0.05,
     ) -> None:
         self._add_many = add_many
         self._max_batch = max_batch
+        self._linger = linger
         self._queue: asyncio.Queue[tuple[NewItem, asyncio.Future[Result]] | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -54,14 +59,25 @@ class BatchWriter:
         return await future
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         closing = False
         while not closing:
             first = await self._queue.get()
             if first is None:
                 break
             batch = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
+            deadline = loop.time() + self._linger
+            while len(batch) < self._max_batch:
+                if self._queue.empty():
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        break
+                    try:
+                        nxt = await asyncio.wait_for(self._queue.get(), remaining)
+                    except TimeoutError:
+                        break
+                else:
+                    nxt = self._queue.get_nowait()
                 if nxt is None:
                     closing = True
                     break

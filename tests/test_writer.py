@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator, Sequence
 
 import pytest
@@ -33,6 +34,33 @@ def test_concurrent_items_are_written_in_few_batches(store: Store) -> None:
     assert len({stored.item_id for stored in results}) == 40
     assert batches <= 4  # 40 items queued at once, at most 16 per batch (the first may be 1)
     assert len(list(store.items.iter_all())) == 40
+
+
+@pytest.mark.parametrize("linger", [0.0, 5.0])
+def test_items_that_trickle_in_wait_for_company(store: Store, linger: float) -> None:
+    """Items arriving 20 ms apart (as extraction hands them over) share a commit
+    when the writer lingers; without lingering each pays its own."""
+    feed_id = add_feeds(store, "Alpha")["Alpha"]
+    items = [NewItem(feed_id, draft(f"https://a.example/{n}"), None, NOW) for n in range(8)]
+
+    async def main() -> int:
+        async with BatchWriter(store.items.add_many, max_batch=8, linger=linger) as writer:
+
+            async def later(n: int) -> Stored:
+                await asyncio.sleep(0.02 * n)
+                return await writer.add(items[n])
+
+            await asyncio.gather(*(later(n) for n in range(8)))
+        return writer.batches
+
+    started = time.monotonic()
+    batches = asyncio.run(main())
+    if linger:
+        assert batches == 1
+        assert time.monotonic() - started < 4  # a full batch goes at once, not after 5 s
+    else:
+        assert batches > 1
+    assert len(list(store.items.iter_all())) == 8
 
 
 def test_a_failing_item_fails_alone_and_the_rest_of_its_batch_is_stored(store: Store) -> None:
