@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
         status = 0
         for module in (
             "bench.pipeline_throughput",
+            "bench.extraction_cost",
             "bench.near_duplicates",
             "bench.watch_match",
             "bench.extraction_settings",

@@ -41,7 +41,7 @@ from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
 from monitor.storage.items import EntryKey, NewItem, Stored
-from monitor.watch.stage import WatchStage
+from monitor.watch.stage import WatchStage, feed_tags
 from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -321,6 +321,7 @@ class Orchestrator:
             ):
                 report.linked += 1
                 log.info("feed %r: item %d also carried here: %s", feed.name, hit.item_id, key.url)
+                report.matched += self._rematch(feed, hit.item_id)
             else:
                 report.seen += 1
         results = await asyncio.gather(
@@ -385,7 +386,7 @@ class Orchestrator:
                 if final != key.url and revisit_of is None:  # redirected: to a stored article?
                     hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
                     if hit is not None:
-                        self.store.items.link(
+                        linked = self.store.items.link(
                             feed.id,
                             hit.item_id,
                             key.guid,
@@ -393,7 +394,7 @@ class Orchestrator:
                             self.clock(),
                             entry.updated or entry.published,
                         )
-                        return None, False, False
+                        return None, False, linked and self._rematch(feed, hit.item_id)
                 if page.content_type in _HTML_TYPES:
                     job = partial(
                         extract_and_assemble,
@@ -459,7 +460,33 @@ class Orchestrator:
                 ", ".join(sorted({f"{m.watchlist}: {m.matched}" for m in matches})),
             )
         page_failed = bool(feed.full_text and draft.extraction_method != "trafilatura")
+        if stored.linked:  # an exact copy, or an article stored under this URL by another feed
+            return stored, page_failed, self._rematch(feed, stored.item_id)
         return stored, page_failed, bool(matches) and (stored.created or stored.revised)
+
+    def _rematch(self, feed: FeedState, item_id: int) -> bool:
+        """``feed`` was just found carrying stored item ``item_id``: match the item again
+        with all the feeds that carry it, when feeds can change what it matches (a
+        watchlist scoped to feeds or tags, a ``feed:`` rule).  Hits found before keep
+        their first ``matched_at``; True when there are new ones."""
+        if not self.watch.feed_sensitive:
+            return False
+        item = self.store.items.get(item_id)
+        if item is None:
+            return False
+        tags = tuple(dict.fromkeys([*item.feed_tags, *feed_tags(self.settings.feeds, item.feeds)]))
+        matches, evaluated = self.watch.match(
+            title=item.title, text=item.text, author=item.author, feeds=item.feeds, tags=tags
+        )
+        new = self.store.matches.replace(item_id, evaluated, matches, self.clock())
+        if new:
+            log.info(
+                "feed %r: item %d, now also carried here, matches %s",
+                feed.name,
+                item_id,
+                ", ".join(sorted({f"{m.watchlist}: {m.matched}" for m in matches})),
+            )
+        return new > 0
 
 
 def _newer(entry: ParsedEntry, stored: datetime | None) -> bool:

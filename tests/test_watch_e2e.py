@@ -254,3 +254,28 @@ def test_arabic_and_persian_spellings_match_through_the_pipeline(
     assert by_rule[rules[1]] == {"سُليماني"}
     assert by_rule[rules[2]] == {"الجمهورية الإسلامية"}
     assert by_rule[rules[3]] == {"طهـــران"}
+
+
+def test_a_feed_in_scope_that_carries_a_stored_item_later_brings_its_matches(
+    site: Site, write_config: Callable[..., Path]
+) -> None:
+    """The truce story is stored from the Levant Ledger, outside the Gulf desk's scope;
+    when the Gulf Wire (tagged gulf) is added and carries it too, it is matched then,
+    without a backfill, and a later backfill keeps when each hit was first found."""
+    desk = {"name": "Gulf desk", "rules": ["Rafah"], "tags": ["gulf"]}
+    config = write_config([levant(site)], watchlists=[desk])
+    monitor(config, "run", "--once")
+    assert "2020/01/08/second-story/" not in matches_by_item(config)
+
+    config = write_config([levant(site), gulf(site)], watchlists=[desk])
+    output = monitor(config, "run", "--once")
+    assert "matched a watchlist" in output
+    story = matches_by_item(config)["2020/01/08/second-story/"]
+    assert {(m.watchlist, m.matched) for m in story} == {("Gulf desk", "Rafah")}
+
+    with Store.open(load_settings(config).database_url) as store:
+        first = [(m.record, m.matched_at) for m in store.matches.list("Gulf desk")]
+    monitor(config, "watchlists", "backfill", "Gulf desk")
+    with Store.open(load_settings(config).database_url) as store:
+        again = [(m.record, m.matched_at) for m in store.matches.list("Gulf desk")]
+    assert again == first and first

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from monitor.config import WatchlistConfig
 from monitor.watch.fold import fold, words
 from monitor.watch.matcher import Document, Match, Matcher, Rule, snippet
 from monitor.watch.query import QueryError
+from monitor.watch.stage import WatchStage
 
 TITLE = "Crowds in Kerman Mourn Qassem Soleimani as HAMAS Envoys Attend"
 TEXT = """\
@@ -347,3 +349,21 @@ def test_phrases_agree_with_a_brute_force_search(
         assert words(fold(m.matched)[0]) == wanted
         assert text[m.start : m.end] == m.matched
         assert re.fullmatch(r"[^\W_].*[^\W_]|[^\W_]", m.matched, re.S)
+
+
+@pytest.mark.parametrize(
+    ("watchlist", "sensitive"),
+    [
+        ({"rules": ["Rafah"]}, False),
+        ({"rules": ["Rafah"], "tags": ["gulf"]}, True),
+        ({"rules": ["Rafah"], "feeds": ["Gulf Wire"]}, True),
+        ({"rules": ["Rafah", "Gaza NOT feed:Gulf"]}, True),
+        ({"rules": ["title:Rafah OR author:Haddad"]}, False),
+    ],
+)
+def test_the_stage_knows_when_the_feeds_carrying_an_item_matter(
+    watchlist: dict[str, object], sensitive: bool
+) -> None:
+    """Only then is a stored item matched again when another feed turns out to carry it."""
+    stage = WatchStage([WatchlistConfig.model_validate({"name": "Desk", **watchlist})])
+    assert stage.feed_sensitive is sensitive

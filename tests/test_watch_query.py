@@ -21,6 +21,7 @@ from monitor.watch.query import (
     Phrase,
     QueryError,
     Term,
+    fields_of,
     is_positive,
     parse_query,
     parse_rule,
@@ -159,6 +160,12 @@ def test_positive() -> None:
     assert is_positive(parse_query("title:(a OR b) NOT c"))
     assert not is_positive(parse_query("a OR NOT b"))
     assert not is_positive(parse_query("NOT a"))
+
+
+def test_fields_of_a_query() -> None:
+    assert fields_of(parse_query("a OR (b NOT feed:Reuters)")) == {"feed"}
+    assert fields_of(parse_query('title:"x y" author:z c NEAR/3 d')) == {"title", "author"}
+    assert fields_of(parse_query("a b")) == frozenset()
 
 
 def test_column_is_not_part_of_equality() -> None:

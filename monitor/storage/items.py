@@ -95,6 +95,7 @@ class Stored:
     created: bool
     revised: bool
     duplicate_of: int | None
+    linked: bool = False  # a feed newly recorded as carrying an item stored before
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +196,18 @@ class ItemRepository(ItemQueries):
             if known is not None:
                 # Recorded under the copy's own URL too, so the next sighting is known.
                 entry_url = new.entry_url or draft.canonical_url
-                self._link(session, new.feed_id, known, draft.guid, entry_url, new.now, draft)
-                return Stored(known, created=False, revised=False, duplicate_of=None)
+                linked = self._link(
+                    session, new.feed_id, known, draft.guid, entry_url, new.now, draft
+                )
+                return Stored(known, created=False, revised=False, duplicate_of=None, linked=linked)
         if known is not None:
             # Another feed (or link) led to an article stored already.  Only a feed that
             # re-dates its entry revises it (see _revisit): two renderings of one page
             # fetched in the same poll are not two versions of the article.
-            self._link(session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft)
-            return Stored(known, created=False, revised=False, duplicate_of=None)
+            linked = self._link(
+                session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft
+            )
+            return Stored(known, created=False, revised=False, duplicate_of=None, linked=linked)
         values = _item_values(draft) | {"fetched_at": new.now}
         item_id = conn.execute(stmts.item, values).scalar()
         if item_id is None:  # another worker stored the same URL a moment ago
@@ -212,8 +217,10 @@ class ItemRepository(ItemQueries):
                     f"item {draft.canonical_url} was neither inserted nor found; "
                     "was it deleted by another process meanwhile?"
                 )
-            self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
-            return Stored(item_id, created=False, revised=False, duplicate_of=None)
+            linked = self._link(
+                session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft
+            )
+            return Stored(item_id, created=False, revised=False, duplicate_of=None, linked=linked)
         placement = dedup.place(session, draft.sketch, self.policy)
         dedup.assign(session, item_id, placement)
         dedup.save_sketch(session, item_id, draft.sketch, self.policy)
@@ -228,7 +235,7 @@ class ItemRepository(ItemQueries):
                 },
             )
         self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
-        replace_matches(session, item_id, new.watchlists, new.matches, new.now)
+        replace_matches(session, item_id, new.watchlists, new.matches, new.now, fresh=True)
         return Stored(item_id, created=True, revised=False, duplicate_of=placement.duplicate_of)
 
     def _revisit(self, session: Session, new: NewItem) -> Stored | None:

@@ -40,6 +40,28 @@ class StoredMatch:
     record: Match
 
 
+def _key(record: Match) -> tuple[str, int, str, int, int]:
+    return (record.watchlist, record.rule_index, record.field, record.value_index, record.start)
+
+
+def _row(item_id: int, record: Match, revision: int, now: datetime) -> dict[str, Any]:
+    return {
+        "item_id": item_id,
+        "watchlist": record.watchlist,
+        "rule_index": record.rule_index,
+        "rule": record.rule,
+        "field": record.field,
+        "value_index": record.value_index,
+        "matched": record.matched,
+        "start": record.start,
+        "end": record.end,
+        "snippet": record.snippet,
+        "fuzzy": record.fuzzy,
+        "revision": revision,
+        "matched_at": now,
+    }
+
+
 def replace_matches(
     session: Session,
     item_id: int,
@@ -47,41 +69,38 @@ def replace_matches(
     records: Sequence[Match],
     now: datetime,
     revision: int = 1,
-) -> None:
-    """Make ``item_id``'s matches for ``watchlists`` exactly ``records`` (in ``session``)."""
+    *,
+    fresh: bool = False,
+) -> int:
+    """Make ``item_id``'s matches for ``watchlists`` exactly ``records`` (in ``session``).
+
+    A stored hit that is found again unchanged keeps its row, so ``matched_at``
+    and ``revision`` say when it was *first* found: re-evaluating an item (a
+    revision, a backfill, another feed carrying it) never makes an old hit look
+    new.  ``fresh`` says the item was stored in this transaction and has no
+    matches yet (the ingest hot path), which saves looking.  Returns how many
+    hits are new."""
     names = sorted(set(watchlists))
     if not names:
-        return
-    session.execute(
-        delete(WatchMatch).where(WatchMatch.item_id == item_id, WatchMatch.watchlist.in_(names))
-    )
-    rows = {
-        (r.watchlist, r.rule_index, r.field, r.value_index, r.start): r
-        for r in records
-        if r.watchlist in names
-    }
-    if rows:
+        return 0
+    wanted = {_key(r): r for r in records if r.watchlist in names}
+    if not fresh:
+        stale = []
+        for row in session.scalars(
+            select(WatchMatch).where(WatchMatch.item_id == item_id, WatchMatch.watchlist.in_(names))
+        ):
+            same = wanted.get(_key(_record(row)))
+            if same is not None and same == _record(row):
+                del wanted[_key(same)]
+            else:
+                stale.append(row.id)
+        for chunk in chunks(stale):
+            session.execute(delete(WatchMatch).where(WatchMatch.id.in_(chunk)))
+    if wanted:
         session.execute(
-            insert(WatchMatch),
-            [
-                {
-                    "item_id": item_id,
-                    "watchlist": r.watchlist,
-                    "rule_index": r.rule_index,
-                    "rule": r.rule,
-                    "field": r.field,
-                    "value_index": r.value_index,
-                    "matched": r.matched,
-                    "start": r.start,
-                    "end": r.end,
-                    "snippet": r.snippet,
-                    "fuzzy": r.fuzzy,
-                    "revision": revision,
-                    "matched_at": now,
-                }
-                for r in rows.values()
-            ],
+            insert(WatchMatch), [_row(item_id, r, revision, now) for r in wanted.values()]
         )
+    return len(wanted)
 
 
 def _record(row: WatchMatch) -> Match:
@@ -109,10 +128,11 @@ class MatchRepository:
         watchlists: Iterable[str],
         records: Sequence[Match],
         now: datetime,
-    ) -> None:
+    ) -> int:
+        """:func:`replace_matches` in a transaction of its own; returns how many hits are new."""
         with self._sessions.begin() as session:
             revision = session.scalar(select(Item.revision).where(Item.id == item_id)) or 1
-            replace_matches(session, item_id, watchlists, records, now, revision)
+            return replace_matches(session, item_id, watchlists, records, now, revision)
 
     def replace_many(
         self, entries: Sequence[tuple[int, Sequence[str], Sequence[Match]]], now: datetime

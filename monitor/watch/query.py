@@ -362,6 +362,18 @@ def is_positive(node: Node) -> bool:
     return True
 
 
+def fields_of(node: Node) -> frozenset[str]:
+    """The fields a query names (``feed:x AND y`` names ``feed``)."""
+    match node:
+        case Field(name, child):
+            return frozenset({name}) | fields_of(child)
+        case And(children) | Or(children):
+            return frozenset().union(*(fields_of(c) for c in children))
+        case Not(child):
+            return fields_of(child)
+    return frozenset()
+
+
 def _first_not(node: Node) -> int:
     match node:
         case Not(_, column):

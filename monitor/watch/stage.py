@@ -8,7 +8,9 @@ backfill`` runs it over stored items.
 Scope: a watchlist with ``feeds:`` or ``tags:`` applies only to items carried
 by one of those feeds or by a feed with one of those tags; with neither, to
 every item.  All rules of all watchlists share one automaton, so scoping is
-a filter on the hits, not a second pass.
+a filter on the hits, not a second pass.  When another feed is found carrying
+an item already stored, the item is matched again with all its feeds if any
+watchlist is scoped or any rule asks for ``feed:`` (:attr:`WatchStage.feed_sensitive`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from monitor.config import FeedConfig, WatchlistConfig
 from monitor.watch.matcher import Document, Match, Matcher, Rule
+from monitor.watch.query import fields_of, parse_rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,12 @@ class WatchStage:
         self.watchlists = tuple(watchlists)
         self.names = tuple(w.name for w in self.watchlists)
         self._scopes = {w.name: _Scope(frozenset(w.feeds), frozenset(w.tags)) for w in watchlists}
-        self._matcher = Matcher.compile([r for w in self.watchlists for r in rules_of(w)])
+        rules = [r for w in self.watchlists for r in rules_of(w)]
+        self._matcher = Matcher.compile(rules)
+        # Whether the feeds carrying an item can change what it matches.
+        self.feed_sensitive = any(
+            scope.feeds or scope.tags for scope in self._scopes.values()
+        ) or any("feed" in fields_of(parse_rule(r.text)) for r in rules)
 
     def only(self, name: str) -> WatchStage:
         """A stage of just the watchlist ``name`` (for a backfill)."""
