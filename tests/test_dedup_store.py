@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from monitor.pipeline.sketch import sketch_text
 from monitor.pipeline.text import normalised_text_hash, word_count
 from monitor.storage import Store
 from monitor.storage.dedup import MAX_CANDIDATES, DedupPolicy
-from monitor.storage.items import NewItem
+from monitor.storage.items import NewItem, Stored
 from monitor.storage.schema import SketchBand
 from tests.test_storage import NOW, add_feeds, draft
 
@@ -106,3 +107,44 @@ def test_a_copy_is_found_among_many_items_sharing_a_footer(store: Store) -> None
     (result,) = store.items.add_many([copy])
     assert result.created
     assert result.duplicate_of == stored[0].item_id
+
+
+def test_two_workers_storing_copies_at_the_same_instant_group_them(
+    store: Store, db_url: str
+) -> None:
+    """Several `monitor run` workers share one PostgreSQL: two copies of a story stored
+    at once by two of them must still land in one cluster, not start two."""
+    if store.dialect != "postgresql":
+        pytest.skip("concurrent writers are a PostgreSQL deployment; SQLite has one writer")
+    feed_id = add_feeds(store, "Alpha")["Alpha"]
+    stories = [story(1000 + n) for n in range(12)]
+    barrier = threading.Barrier(2)
+    results: list[list[Stored]] = [[], []]
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            with Store(db_url, dedup=DedupPolicy(threshold=0.5, min_words=40)) as own:
+                for n, text in enumerate(stories):
+                    copy = text if index == 0 else f"{text[:-1]} reported by agency {index}."
+                    item = NewItem(
+                        feed_id, text_draft(f"https://w{index}.example/{n}", copy), None, NOW
+                    )
+                    barrier.wait(timeout=10)
+                    results[index].extend(own.items.add_many([item]))
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    for first, second in zip(*results, strict=True):
+        assert first.created and second.created
+        assert {first.duplicate_of, second.duplicate_of} in (
+            {None, second.item_id},
+            {None, first.item_id},
+        ), (first, second)

@@ -178,6 +178,7 @@ class ItemRepository(ItemQueries):
         SQLAlchemy compiles each only once."""
         results: list[Stored] = []
         with self._sessions.begin() as session:
+            dedup.serialise_writers(session)
             stmts = self._statements(session)
             for new in batch:
                 results.append(self._add_one(session, stmts, new))
