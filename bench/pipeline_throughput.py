@@ -52,7 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.article_metric import DEFAULT_CORPUS, Page, load_corpus, score, shingle_match
 from monitor.config import load_settings
-from monitor.orchestrator import Orchestrator, make_pool
+from monitor.orchestrator import Orchestrator
+from monitor.pool import make_pool
 from monitor.storage import Store
 
 

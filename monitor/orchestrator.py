@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import socket
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Executor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -33,10 +32,11 @@ from typing import Any, TypeVar
 from monitor.config import Settings
 from monitor.pipeline.assemble import assemble, extract_and_assemble
 from monitor.pipeline.canonical import canonicalize
-from monitor.pipeline.extract import warm_up
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
+from monitor.pool import make_pool, worker_count
+from monitor.reports import FeedReport, RunReport
 from monitor.schedule import next_poll
 from monitor.storage import Store
 from monitor.storage.feeds import FeedState, FetchRecord
@@ -52,75 +52,6 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml", None)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(slots=True)
-class FeedReport:
-    """What one poll of one feed did."""
-
-    name: str
-    outcome: Outcome = Outcome.OK
-    status: int | None = None
-    error: str | None = None
-    entries: int = 0
-    new: int = 0
-    seen: int = 0
-    linked: int = 0
-    revised: int = 0
-    duplicates: int = 0
-    matched: int = 0
-    page_failures: int = 0
-    duration: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        return self.outcome.is_failure
-
-
-@dataclass(slots=True)
-class RunReport:
-    feeds: list[FeedReport] = field(default_factory=list)
-    elapsed: float = 0.0
-
-    @property
-    def failed(self) -> list[FeedReport]:
-        return [f for f in self.feeds if f.failed]
-
-    @property
-    def new(self) -> int:
-        return sum(f.new for f in self.feeds)
-
-    @property
-    def seen(self) -> int:
-        return sum(f.seen + f.linked for f in self.feeds)
-
-    @property
-    def revised(self) -> int:
-        return sum(f.revised for f in self.feeds)
-
-    @property
-    def duplicates(self) -> int:
-        return sum(f.duplicates for f in self.feeds)
-
-    @property
-    def matched(self) -> int:
-        return sum(f.matched for f in self.feeds)
-
-
-def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool whose workers start with the extraction stack imported and warmed up."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["monitor.pipeline.extract", "monitor.pipeline.parse"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
-
-
-def worker_count(configured: int) -> int:
-    """``extract.workers``, or one per core available to this process when it is 0."""
-    if configured:
-        return configured
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class Orchestrator:

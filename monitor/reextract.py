@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from monitor.config import Settings
-from monitor.orchestrator import make_pool, worker_count
 from monitor.pipeline.assemble import assemble
 from monitor.pipeline.extract import EXTRACTOR_VERSION, decompress, extract_page
 from monitor.pipeline.types import Extraction, ParsedEntry
+from monitor.pool import make_pool, worker_count
 from monitor.storage import Store
 from monitor.storage.items import StoredPage
 

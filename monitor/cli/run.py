@@ -16,7 +16,8 @@ from monitor.cli.common import (
     progress_bar,
     setup_logging,
 )
-from monitor.orchestrator import FeedReport, Orchestrator, RunReport
+from monitor.orchestrator import Orchestrator
+from monitor.reports import FeedReport, RunReport
 
 
 def check(ctx: typer.Context) -> None:

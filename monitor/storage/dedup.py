@@ -71,6 +71,7 @@ def serialise_writers(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_TAKE_WRITER_LOCK)
 
+
 # Built once: the hot path only binds parameters (SQLAlchemy's compiled cache is hit
 # without re-building statements and their cache keys for every item).
 _SAME_TEXT = (
