@@ -282,6 +282,23 @@ def test_run_once_survives_broken_feeds(site: Site, write_config: Callable[..., 
     }
 
 
+def test_run_summary_keeps_every_column_on_an_80_column_terminal(
+    site: Site, tmp_path: Path
+) -> None:
+    """Long errors wrap in their cell; the counts never collapse out of sight."""
+    feeds = [levant(site), {"name": "Refused", "url": closed_port_url() + "/a/long/path.xml"}]
+    config = sqlite_config(tmp_path, feeds)
+    result = runner.invoke(app, ["--config", str(config), "run", "--once"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "feed" in line and "result" in line)
+    for column in ("entries", "new", "seen", "no full text", "time"):
+        assert column in header
+    assert all(len(line) <= 80 for line in lines)
+    levant_row = next(line for line in lines if "Levant Ledger" in line)
+    assert [cell.strip() for cell in levant_row.split("│")[3:5]] == ["3", "3"]
+
+
 def test_run_once_exits_1_when_every_feed_fails(site: Site, tmp_path: Path) -> None:
     config = sqlite_config(tmp_path, [{"name": "Gone", "url": site.url("/missing/feed.rss")}])
     result = invoke(config, "run", "--once")

@@ -93,8 +93,9 @@ def _summary(report: RunReport) -> None:
         table.add_column(
             column,
             justify=justify,  # type: ignore[arg-type]
-            no_wrap=column in ("feed", "result"),
-            overflow="ellipsis",
+            # On a narrow terminal the counts keep their width; names and errors wrap.
+            no_wrap=justify == "right",
+            min_width=len(column) if justify == "right" else None,
         )
     for feed in sorted(report.feeds, key=lambda f: (not f.failed, f.name)):
         result = f"[red]{feed.outcome.value}[/]" if feed.failed else feed.outcome.value
