@@ -89,9 +89,9 @@ def replace_matches(
         for row in session.scalars(
             select(WatchMatch).where(WatchMatch.item_id == item_id, WatchMatch.watchlist.in_(names))
         ):
-            same = wanted.get(_key(_record(row)))
-            if same is not None and same == _record(row):
-                del wanted[_key(same)]
+            stored = _record(row)
+            if wanted.get(_key(stored)) == stored:
+                del wanted[_key(stored)]
             else:
                 stale.append(row.id)
         for chunk in chunks(stale):
