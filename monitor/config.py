@@ -100,6 +100,7 @@ class FeedDefaults(_Model):
     language: str | None = None
     full_text: bool = True
     tags: list[str] = Field(default_factory=list)
+    allow_private: bool = False
 
 
 class FeedConfig(_Model):
@@ -111,6 +112,9 @@ class FeedConfig(_Model):
     interval: Duration = 1800
     language: str | None = None
     full_text: bool = True
+    # Fetch this feed (and article pages on its own host) even when the host is on a
+    # loopback, private or link-local address (SECURITY.md, "private networks").
+    allow_private: bool = False
 
 
 def _rule_mapping(value: Any) -> Any:
@@ -170,6 +174,14 @@ class FetchSettings(_Model):
     max_bytes: Size = 10 * 1000**2
     concurrency: int = Field(default=16, ge=1, le=256)
     per_host: int = Field(default=4, ge=1, le=64)
+    # the whole request, connect to last byte: a server that drips bytes is cut off here
+    total_timeout: float = Field(default=60.0, gt=0)
+    # one poll of one feed: its new entries are worked newest first within these budgets,
+    # the rest on the next polls
+    feed_budget: Duration = 300
+    max_entries_per_poll: int = Field(default=500, ge=1)
+    # an article page that failed temporarily (timeout, 429, 5xx) is retried this long
+    page_retry_for: Duration = 86400
 
 
 class ExtractSettings(_Model):

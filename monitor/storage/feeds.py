@@ -221,7 +221,9 @@ class FeedRepository:
 
     def health(self, include_inactive: bool = False) -> list[FeedHealth]:
         counts = (
-            select(FeedItem.feed_id, func.count().label("n")).group_by(FeedItem.feed_id).subquery()
+            select(FeedItem.feed_id, func.count(func.distinct(FeedItem.item_id)).label("n"))
+            .group_by(FeedItem.feed_id)
+            .subquery()
         )
         query = (
             select(Feed, func.coalesce(counts.c.n, 0))

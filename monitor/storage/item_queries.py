@@ -116,6 +116,8 @@ class ItemQueries:
             )
             for item_id, name, tags in rows:
                 entry = info[item_id]
+                if name in entry.names:  # one feed carrying the item through several entries
+                    continue
                 entry.names.append(name)
                 entry.tags.extend(t for t in tags or () if t not in entry.tags)
         return info

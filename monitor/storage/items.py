@@ -19,22 +19,31 @@ from monitor.storage import dedup
 from monitor.storage._sql import chunks, insert_ignore
 from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
-from monitor.storage.schema import FeedItem, Item, ItemPage
+from monitor.storage.schema import FeedItem, Item, ItemPage, entry_key
 from monitor.watch.matcher import Match
 
 
 @dataclass(frozen=True, slots=True)
 class EntryKey:
-    """How an entry is recognised: its GUID within the feed, its canonical link anywhere."""
+    """How an entry is recognised: its GUID within the feed, its canonical link anywhere.
+
+    ``title`` tells a feed that changes an entry's GUID from one poll to the
+    next (same link, same title) from one that serves several entries under
+    one link (a live page's updates, each with its own GUID and title)."""
 
     guid: str | None
     url: str | None
+    title: str | None = None
+
+    @property
+    def entry_key(self) -> str:
+        return entry_key(self.guid, self.url)
 
 
 @dataclass(frozen=True, slots=True)
 class Known:
     item_id: int
-    linked: bool  # already recorded as carried by this feed
+    linked: bool  # this entry is already recorded for this feed
     entry_updated: datetime | None = None  # the entry's time when this feed last carried it
 
 
@@ -85,6 +94,10 @@ class NewItem:
     watchlists: tuple[str, ...] = ()
     # the stored item this entry led to, when the feed re-dated it and it was fetched again
     revisit_of: int | None = None
+    # the entry as the feed served it: its title, and the key naming it within the feed
+    # (default: its GUID, else its link)
+    entry_title: str | None = None
+    entry_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,46 +130,67 @@ class ItemRepository(ItemQueries):
     # -- ingest -------------------------------------------------------------------
 
     def lookup(self, feed_id: int, keys: Sequence[EntryKey]) -> list[Known | None]:
-        """For each key, the stored item it designates (if any), in one round of queries."""
-        guids = sorted({k.guid for k in keys if k.guid})
+        """For each key, the stored item it designates (if any), in one round of queries.
+
+        ``linked`` says the entry itself is recorded for this feed: by its entry
+        key (GUID, else link), or by its link when it has no GUID or carries the
+        title recorded there (a feed that changes GUIDs between polls).  An
+        entry of this feed with a new GUID and title under a known link is a new
+        entry of a stored item (``linked`` False): it is recorded, not dropped."""
+        entry_keys = sorted({k.entry_key for k in keys})
         urls = sorted({k.url for k in keys if k.url})
-        by_guid: dict[str, int] = {}
-        by_url: dict[str, int] = {}
+        own: dict[str, tuple[int, datetime | None]] = {}
+        own_urls: dict[str, list[tuple[str | None, int, datetime | None]]] = {}
+        anywhere: dict[str, int] = {}
+        columns = (
+            FeedItem.entry_key,
+            FeedItem.entry_url,
+            FeedItem.title,
+            FeedItem.item_id,
+            FeedItem.entry_updated,
+        )
         with self._sessions() as session:
-            for chunk in chunks(guids):
-                rows = session.execute(
-                    select(FeedItem.guid, FeedItem.item_id).where(
-                        FeedItem.feed_id == feed_id, FeedItem.guid.in_(chunk)
+            for chunk in chunks(entry_keys):
+                for key, _url, _title, item_id, updated in session.execute(
+                    select(*columns).where(
+                        FeedItem.feed_id == feed_id, FeedItem.entry_key.in_(chunk)
                     )
-                )
-                by_guid.update({g: i for g, i in rows if g})
+                ):
+                    own[key] = (item_id, updated)
             for chunk in chunks(urls):
+                for _key, url, title, item_id, updated in session.execute(
+                    select(*columns).where(
+                        FeedItem.feed_id == feed_id, FeedItem.entry_url.in_(chunk)
+                    )
+                ):
+                    own_urls.setdefault(url, []).append((title, item_id, updated))
                 for url, item_id in session.execute(
                     select(Item.canonical_url, Item.id).where(Item.canonical_url.in_(chunk))
                 ):
-                    by_url[url] = item_id
+                    anywhere[url] = item_id
                 for entry_url, linked_id in session.execute(
                     select(FeedItem.entry_url, FeedItem.item_id).where(
                         FeedItem.entry_url.in_(chunk)
                     )
                 ):
                     if entry_url:
-                        by_url.setdefault(entry_url, linked_id)
-            ids = sorted(set(by_guid.values()) | set(by_url.values()))
-            linked: dict[int, datetime | None] = {}
-            for id_chunk in chunks(ids):
-                links = session.execute(
-                    select(FeedItem.item_id, FeedItem.entry_updated).where(
-                        FeedItem.feed_id == feed_id, FeedItem.item_id.in_(id_chunk)
-                    )
-                )
-                linked.update((item_id, updated) for item_id, updated in links)
+                        anywhere.setdefault(entry_url, linked_id)
         result: list[Known | None] = []
         for key in keys:
-            found = (by_guid.get(key.guid) if key.guid else None) or (
-                by_url.get(key.url) if key.url else None
-            )
-            result.append(Known(found, found in linked, linked.get(found)) if found else None)
+            if key.entry_key in own:
+                item_id, updated = own[key.entry_key]
+                result.append(Known(item_id, True, updated))
+                continue
+            rows = own_urls.get(key.url or "", [])
+            same = [r for r in rows if key.guid is None or r[0] == key.title]
+            if same:
+                result.append(Known(same[0][1], True, same[0][2]))
+            elif rows:
+                result.append(Known(rows[0][1], False))
+            elif key.url and key.url in anywhere:
+                result.append(Known(anywhere[key.url], False))
+            else:
+                result.append(None)
         return result
 
     def add(
@@ -197,17 +231,13 @@ class ItemRepository(ItemQueries):
             if known is not None:
                 # Recorded under the copy's own URL too, so the next sighting is known.
                 entry_url = new.entry_url or draft.canonical_url
-                linked = self._link(
-                    session, new.feed_id, known, draft.guid, entry_url, new.now, draft
-                )
+                linked = self._link_new(session, new, known, entry_url)
                 return Stored(known, created=False, revised=False, duplicate_of=None, linked=linked)
         if known is not None:
             # Another feed (or link) led to an article stored already.  Only a feed that
             # re-dates its entry revises it (see _revisit): two renderings of one page
             # fetched in the same poll are not two versions of the article.
-            linked = self._link(
-                session, new.feed_id, known, draft.guid, new.entry_url, new.now, draft
-            )
+            linked = self._link_new(session, new, known, new.entry_url)
             return Stored(known, created=False, revised=False, duplicate_of=None, linked=linked)
         values = _item_values(draft) | {"fetched_at": new.now}
         item_id = conn.execute(stmts.item, values).scalar()
@@ -218,9 +248,7 @@ class ItemRepository(ItemQueries):
                     f"item {draft.canonical_url} was neither inserted nor found; "
                     "was it deleted by another process meanwhile?"
                 )
-            linked = self._link(
-                session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft
-            )
+            linked = self._link_new(session, new, item_id, new.entry_url)
             return Stored(item_id, created=False, revised=False, duplicate_of=None, linked=linked)
         placement = dedup.place(session, draft.sketch, self.policy)
         dedup.assign(session, item_id, placement)
@@ -235,7 +263,7 @@ class ItemRepository(ItemQueries):
                     "fetched_at": new.now,
                 },
             )
-        self._link(session, new.feed_id, item_id, draft.guid, new.entry_url, new.now, draft)
+        self._link_new(session, new, item_id, new.entry_url)
         replace_matches(session, item_id, new.watchlists, new.matches, new.now, fresh=True)
         return Stored(item_id, created=True, revised=False, duplicate_of=placement.duplicate_of)
 
@@ -252,17 +280,11 @@ class ItemRepository(ItemQueries):
         target = session.get(Item, new.revisit_of)
         if target is None:
             return None
-        linked_as = session.scalar(
-            select(FeedItem.entry_url).where(
-                FeedItem.feed_id == new.feed_id, FeedItem.item_id == target.id
-            )
-        )
+        key = new.entry_key or entry_key(draft.guid, new.entry_url)
+        this_entry = (FeedItem.feed_id == new.feed_id, FeedItem.entry_key == key)
+        linked_as = session.scalar(select(FeedItem.entry_url).where(*this_entry))
         if target.canonical_url not in (draft.canonical_url, new.entry_url, linked_as):
-            session.execute(
-                delete(FeedItem).where(
-                    FeedItem.feed_id == new.feed_id, FeedItem.item_id == target.id
-                )
-            )
+            session.execute(delete(FeedItem).where(*this_entry))
             return None
         revised = dedup.revise(session, target.id, draft, new.now, self.policy)
         if draft.canonical_url != target.canonical_url:
@@ -273,7 +295,7 @@ class ItemRepository(ItemQueries):
             replace_matches(
                 session, target.id, new.watchlists, new.matches, new.now, target.revision
             )
-        self._link(session, new.feed_id, target.id, draft.guid, new.entry_url, new.now, draft)
+        self._link_new(session, new, target.id, new.entry_url)
         return Stored(target.id, created=False, revised=revised, duplicate_of=None)
 
     def _statements(self, session: Session) -> _Statements:
@@ -295,10 +317,28 @@ class ItemRepository(ItemQueries):
         entry_url: str | None,
         now: datetime,
         entry_updated: datetime | None = None,
+        title: str | None = None,
+        key: str | None = None,
     ) -> bool:
-        """Record that ``feed_id`` carried an already stored item; False if it was known."""
+        """Record that ``feed_id`` carried an already stored item through this entry;
+        False if the entry was recorded already."""
         with self._sessions.begin() as session:
-            return self._link(session, feed_id, item_id, guid, entry_url, now, None, entry_updated)
+            return self._link(
+                session, feed_id, item_id, guid, entry_url, now, entry_updated, title, key
+            )
+
+    def _link_new(self, session: Session, new: NewItem, item_id: int, url: str | None) -> bool:
+        return self._link(
+            session,
+            new.feed_id,
+            item_id,
+            new.draft.guid,
+            url,
+            new.now,
+            new.draft.entry_updated,
+            new.entry_title,
+            new.entry_key,
+        )
 
     def _link(
         self,
@@ -308,19 +348,21 @@ class ItemRepository(ItemQueries):
         guid: str | None,
         entry_url: str | None,
         now: datetime,
-        draft: ItemDraft | None = None,
         entry_updated: datetime | None = None,
+        title: str | None = None,
+        key: str | None = None,
     ) -> bool:
-        if draft is not None:
-            entry_updated = draft.entry_updated
         conn = session.connection()
+        key = key or entry_key(guid, entry_url)
         inserted = conn.execute(
             self._statements(session).link,
             {
                 "feed_id": feed_id,
                 "item_id": item_id,
+                "entry_key": key,
                 "guid": guid,
                 "entry_url": entry_url,
+                "title": title,
                 "first_seen_at": now,
                 "entry_updated": entry_updated,
             },
@@ -328,7 +370,7 @@ class ItemRepository(ItemQueries):
         if inserted is None and entry_updated is not None:
             conn.execute(
                 update(FeedItem)
-                .where(FeedItem.feed_id == feed_id, FeedItem.item_id == item_id)
+                .where(FeedItem.feed_id == feed_id, FeedItem.entry_key == key)
                 .values(entry_updated=entry_updated)
             )
         return inserted is not None

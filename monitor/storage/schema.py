@@ -3,7 +3,7 @@
 What must never happen twice is enforced here, by the database:
 
 * one item per canonical URL (``uq_items_canonical_url``);
-* one link per (feed, item) and one item per (feed, GUID) (``feed_items``);
+* one ``feed_items`` row per (feed, entry), the entry named by its GUID or link;
 * one revision number per item (``item_revisions``).
 """
 
@@ -143,23 +143,29 @@ class Item(Base):
 
 
 class FeedItem(Base):
-    """Every feed that carried an item, with the entry's own GUID and link."""
+    """Every entry a feed served that led to an item: the entry's own GUID, link and title.
+
+    One feed may carry one item through several entries (a live page whose
+    updates are entries of their own, an article listed twice under two links,
+    a copy of a stored story): each is its own row, so no entry's GUID, URL or
+    title is lost.  ``entry_key`` says which entry a row is (its GUID, else
+    ``url:`` and its link) and is unique per feed."""
 
     __tablename__ = "feed_items"
     __table_args__ = (
-        UniqueConstraint("feed_id", "guid"),
+        UniqueConstraint("feed_id", "entry_key"),
         Index("ix_feed_items_entry_url", "entry_url"),
         Index("ix_feed_items_item_id", "item_id"),
+        Index("ix_feed_items_feed_id_item_id", "feed_id", "item_id"),
     )
 
-    feed_id: Mapped[int] = mapped_column(
-        ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True
-    )
-    item_id: Mapped[int] = mapped_column(
-        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(Text)
     guid: Mapped[str | None] = mapped_column(Text)
     entry_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime]
     # the entry's updated (else published) time as the feed gave it: a later one means
     # the article may have been revised
@@ -167,6 +173,52 @@ class FeedItem(Base):
 
     feed: Mapped[Feed] = relationship(back_populates="links")
     item: Mapped[Item] = relationship(back_populates="links")
+
+
+def entry_key(guid: str | None, entry_url: str | None) -> str:
+    """Which entry of its feed a ``feed_items`` row is: its GUID, else its link."""
+    if guid:
+        return guid
+    return f"url:{entry_url or ''}"
+
+
+class EntryRejection(Base):
+    """An entry a feed served that was not stored, with the reason (nothing vanishes)."""
+
+    __tablename__ = "entry_rejections"
+    __table_args__ = (UniqueConstraint("feed_id", "entry_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class PageRetry(Base):
+    """An item stored with its feed's text whose page failed temporarily: fetch it again.
+
+    The item is upgraded with the page's text and metadata when the page
+    arrives; after ``fetch.page_retry_for`` the retry is given up and the
+    reason is written to the item's ``fetch_error``."""
+
+    __tablename__ = "page_retries"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
 
 
 class ItemPage(Base):
