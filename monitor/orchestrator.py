@@ -6,48 +6,67 @@ For each claimed feed::
         |
     parse (process pool) --> look up entries already stored --> link to this feed
         |
-    for each new entry:  fetch page --> extract (process pool) --> assemble --> store
+    identify entries (pure) --> for each new entry, newest first, within the poll's budget:
+        fetch page --> extract (process pool) --> assemble --> match --> store
         |
     record the outcome and the next poll time
+
+    then: pages that failed temporarily before, whose time has come, are fetched
+    again and their items upgraded
 
 Fetching is concurrent (asyncio + httpx); parsing and extraction, which are
 CPU-bound, run in a process pool so every core is used.  A feed that fails,
 for whatever reason, is recorded as failed and never stops the others.
+
+**Nothing lost.**  A feed document counts as done only when every new entry in
+it is stored, or recorded as not stored with the reason; otherwise its ETag
+and body hash are not saved, so the next poll reads it again (and finds the
+stored entries already there).  A stop request (SIGTERM) lets the work in
+flight finish for :data:`STOP_GRACE` seconds and leaves the rest for later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
+from urllib.parse import urlsplit
 
 from monitor.config import Settings
 from monitor.pipeline.assemble import assemble, extract_and_assemble
 from monitor.pipeline.canonical import canonicalize
 from monitor.pipeline.fetch import Fetcher
+from monitor.pipeline.identity import Identified, identify
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
-from monitor.pool import make_pool, worker_count
-from monitor.reports import FeedReport, RunReport
-from monitor.schedule import next_poll
-from monitor.storage import Store
+from monitor.pool import Quarantined, WorkerPool, worker_count
+from monitor.reports import FeedReport, PageReport, RunReport
+from monitor.schedule import next_page_attempt, next_poll
+from monitor.storage import Store, is_transient
+from monitor.storage.entries import DueRetry, RetryPlan
 from monitor.storage.feeds import FeedState, FetchRecord
 from monitor.storage.items import EntryKey, NewItem, Stored
 from monitor.watch.stage import WatchStage, feed_tags
+from monitor.workers import is_dead_local, worker_id
 from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE = timedelta(minutes=15)
+STOP_GRACE = 5.0  # seconds in-flight work may take to finish after a stop request
+BACKLOG_POLL = 120  # seconds: a feed left with unworked entries is polled again this soon
 _HTML_TYPES = ("text/html", "application/xhtml+xml", None)
+
+
+class Stopped(Exception):
+    """The work was left for later: a stop was requested, or the poll's budget ran out."""
 
 
 def utcnow() -> datetime:
@@ -63,27 +82,32 @@ class Orchestrator:
         store: Store,
         *,
         clock: Callable[[], datetime] = utcnow,
-        pool: Executor | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = worker_id()
+        self._workers = worker_count(settings.extract.workers)
         self._pool = pool
         self._own_pool = pool is None
-        self._workers = worker_count(settings.extract.workers)
         self.watch = WatchStage(settings.watchlists)
         self._writer: BatchWriter
+        self._stop_requested = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = asyncio.Event()
+        self._halt = asyncio.Event()
+        self._page_slots = asyncio.Semaphore(1)
 
     @property
-    def pool(self) -> Executor:
+    def pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = make_pool(self._workers)
+            self._pool = WorkerPool(self._workers)
         return self._pool
 
     def close(self) -> None:
         if self._own_pool and self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
     def __enter__(self) -> Orchestrator:
@@ -94,6 +118,19 @@ class Orchestrator:
 
     # -- entry points -------------------------------------------------------------
 
+    def request_stop(self) -> None:
+        """Stop soon: start no new work, let the work in flight finish for
+        :data:`STOP_GRACE` seconds, leave the rest for the next poll.  Safe to call
+        from a signal handler or another thread."""
+        self._stop_requested.set()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stopping.set)
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
     def sync_feeds(self) -> None:
         self.store.feeds.sync(self.settings.feeds, self.clock())
 
@@ -103,68 +140,158 @@ class Orchestrator:
         due_only: bool = False,
         on_claimed: Callable[[int], None] | None = None,
         on_feed: Callable[[FeedReport], None] | None = None,
+        *,
+        handle_signals: bool = False,
     ) -> RunReport:
-        """Claim feeds (all active ones, or only due ones) and poll them once."""
+        """Claim feeds (all active ones, or only due ones) and poll them once; then fetch
+        again the pages whose retry time has come.  ``handle_signals`` makes SIGTERM and
+        SIGINT request a stop (when called from the main thread)."""
         started = time.perf_counter()
+        if self.stop_requested:
+            return RunReport([], 0.0, stopped=True)
         self.sync_feeds()
         feeds = self.store.feeds.claim(
-            self.owner, self.clock(), LEASE, names=names, due_only=due_only
+            self.owner,
+            self.clock(),
+            LEASE,
+            names=names,
+            due_only=due_only,
+            is_dead=is_dead_local,
         )
         if on_claimed:
             on_claimed(len(feeds))
+        feed_ids = [f.id for f in feeds] if names else None
         try:
-            reports = asyncio.run(self._poll_all(feeds, on_feed))
+            reports, pages = asyncio.run(
+                self._poll_all(feeds, on_feed, feed_ids, handle_signals and _main_thread())
+            )
         finally:
+            self._release()
+        return RunReport(reports, time.perf_counter() - started, pages, self.stop_requested)
+
+    def _release(self) -> None:
+        try:
             self.store.feeds.release(self.owner)
-        return RunReport(reports, time.perf_counter() - started)
+            self.store.entries.release_retries(self.owner)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error("could not release this worker's leases (%s); they expire by themselves", exc)
 
     # -- the pipeline -------------------------------------------------------------
 
     async def _poll_all(
-        self, feeds: Sequence[FeedState], on_feed: Callable[[FeedReport], None] | None
-    ) -> list[FeedReport]:
-        extract_slots = asyncio.Semaphore(self._workers * 4)
-        async with (
-            Fetcher(self.settings.fetch) as fetcher,
-            BatchWriter(self.store.items.add_many) as self._writer,
-        ):
+        self,
+        feeds: Sequence[FeedState],
+        on_feed: Callable[[FeedReport], None] | None,
+        retry_feed_ids: Sequence[int] | None,
+        signals: bool,
+    ) -> tuple[list[FeedReport], PageReport]:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stopping, self._halt = asyncio.Event(), asyncio.Event()
+        # Pages held in memory (fetched, waiting for or in extraction) are bounded.
+        self._page_slots = asyncio.Semaphore(self._workers * 4)
+        if self._stop_requested.is_set():
+            self._stopping.set()
+        if signals:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self._on_signal, signum)
+        watcher = asyncio.create_task(self._halt_after_grace())
+        try:
+            async with (
+                Fetcher(self.settings.fetch) as fetcher,
+                BatchWriter(self.store.items.add_many) as self._writer,
+            ):
 
-            async def one(feed: FeedState) -> FeedReport:
-                report = await self._poll_guarded(fetcher, feed, extract_slots)
-                if on_feed:
-                    on_feed(report)
-                return report
+                async def one(feed: FeedState) -> FeedReport:
+                    report = await self._poll_guarded(fetcher, feed)
+                    if on_feed:
+                        on_feed(report)
+                    return report
 
-            return list(await asyncio.gather(*(one(f) for f in feeds)))
+                reports = list(await asyncio.gather(*(one(f) for f in feeds)))
+                pages = await self._retry_pages(fetcher, retry_feed_ids)
+                return reports, pages
+        finally:
+            watcher.cancel()
+            if signals:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+            self._loop = None
 
-    async def _in_pool(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+    def _on_signal(self, signum: int) -> None:
+        log.warning(
+            "received %s: finishing the work in flight (up to %.0fs), leaving the rest for "
+            "the next poll",
+            signal.Signals(signum).name,
+            STOP_GRACE,
+        )
+        self.request_stop()
 
-    async def _poll_guarded(
-        self, fetcher: Fetcher, feed: FeedState, slots: asyncio.Semaphore
-    ) -> FeedReport:
+    async def _halt_after_grace(self) -> None:
+        await self._stopping.wait()
+        await asyncio.sleep(STOP_GRACE)
+        self._halt.set()
+
+    async def _stoppable(self, work: Awaitable[T]) -> T:
+        """``work``, unless a stop's grace period ends first (then :class:`Stopped`)."""
+        task = asyncio.ensure_future(work)
+        halt = asyncio.ensure_future(self._halt.wait())
+        try:
+            await asyncio.wait({task, halt}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            halt.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        raise Stopped("stopping: left for the next poll")
+
+    async def _in_pool(self, key: str, fn: Callable[..., T], *args: object) -> T:
+        return await self.pool.run(key, fn, *args)
+
+    async def _poll_guarded(self, fetcher: Fetcher, feed: FeedState) -> FeedReport:
         started = time.perf_counter()
         report = FeedReport(feed.name)
         fetched: Fetched | None = None
         parsed: ParsedFeed | None = None
+        if self._stopping.is_set():
+            report.outcome, report.error = Outcome.TEMPORARY, "not polled: stopping"
+            report.deferred = 1
+            return report
         try:
-            fetched = await fetcher.fetch_feed(feed.url, feed.validators)
+            fetched = await self._stoppable(
+                fetcher.fetch_feed(feed.url, feed.validators, allow_host=_allowed(feed))
+            )
             report.outcome, report.status, report.error = (
                 fetched.outcome,
                 fetched.status,
                 fetched.error,
             )
             if fetched.outcome is Outcome.OK:
-                parsed = await self._in_pool(
-                    parse_feed,
-                    fetched.content,
-                    fetched.final_url or feed.url,
-                    fetched.content_type_header,
+                parsed = await self._stoppable(
+                    self._in_pool(
+                        feed.url,
+                        parse_feed,
+                        fetched.content,
+                        fetched.final_url or feed.url,
+                        fetched.content_type_header,
+                    )
                 )
-                await self._ingest(fetcher, feed, parsed, report, slots)
+                await self._ingest(fetcher, feed, parsed, report, started)
+        except Stopped as stop:
+            report.outcome, report.error, report.deferred = Outcome.TEMPORARY, str(stop), 1
+        except Quarantined as exc:
+            report.outcome, report.error = Outcome.SOFT, str(exc)
         except Exception as exc:
-            log.exception("feed %r: unexpected error while polling %s", feed.name, feed.url)
-            report.outcome, report.error = Outcome.TEMPORARY, f"internal error: {exc!r}"
+            if is_transient(exc):
+                log.error("feed %r: database unreachable while polling: %s", feed.name, exc)
+                report.outcome, report.error = Outcome.TEMPORARY, f"database unreachable: {exc}"
+                report.deferred = max(report.deferred, 1)
+            else:
+                log.exception("feed %r: unexpected error while polling %s", feed.name, feed.url)
+                report.outcome, report.error = Outcome.TEMPORARY, f"internal error: {exc!r}"
         report.duration = time.perf_counter() - started
         self._record(feed, fetched, parsed, report)
         return report
@@ -179,40 +306,54 @@ class Orchestrator:
         now = self.clock()
         failures = feed.consecutive_failures + 1 if report.failed else 0
         validators = feed.validators
-        if fetched is not None and not report.failed:
+        if fetched is not None and not report.failed and report.complete:
             validators = fetched.validators
-        self.store.feeds.record(
-            feed.id,
-            FetchRecord(
-                outcome=report.outcome.value,
-                status=report.status,
-                error=report.error,
-                validators=validators,
-                title=parsed.title if parsed else None,
-                site_url=parsed.link if parsed else None,
-                new_items=report.new,
-                duration=report.duration,
-                failed=report.failed,
-                next_fetch_at=next_poll(
-                    report.outcome,
-                    feed.interval_seconds,
-                    failures,
-                    now,
-                    fetched.retry_after if fetched else None,
-                ),
-            ),
+        when = next_poll(
+            report.outcome,
+            feed.interval_seconds,
+            failures,
             now,
+            fetched.retry_after if fetched else None,
         )
-        level = logging.WARNING if report.failed else logging.INFO
+        if not report.complete:  # read the document again soon, for what was left
+            soon = now if self._stopping.is_set() else now + timedelta(seconds=BACKLOG_POLL)
+            when = min(when, max(soon, now + timedelta(seconds=0)))
+        record = FetchRecord(
+            outcome=report.outcome.value,
+            status=report.status,
+            error=report.error,
+            validators=validators,
+            title=parsed.title if parsed else None,
+            site_url=parsed.link if parsed else None,
+            new_items=report.new,
+            duration=report.duration,
+            failed=report.failed,
+            next_fetch_at=when,
+        )
+        try:
+            self.store.feeds.record(feed.id, record, now)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error(
+                "feed %r: its poll could not be recorded (database unreachable: %s); "
+                "it will be polled again",
+                feed.name,
+                exc,
+            )
+        level = logging.WARNING if report.failed or not report.complete else logging.INFO
         log.log(
             level,
-            "feed %r: %s%s, %d entries, %d new, %d already stored, %.2fs",
+            "feed %r: %s%s, %d entries, %d new, %d already stored, %d rejected, %d left for "
+            "later, %.2fs",
             feed.name,
             report.outcome.value,
             f" ({report.error})" if report.error else "",
             report.entries,
             report.new,
             report.seen + report.linked,
+            report.rejected,
+            report.deferred,
             report.duration,
         )
 
@@ -222,7 +363,7 @@ class Orchestrator:
         feed: FeedState,
         parsed: ParsedFeed,
         report: FeedReport,
-        slots: asyncio.Semaphore,
+        started: float,
     ) -> None:
         report.entries = len(parsed.entries)
         if not parsed.entries:
@@ -233,57 +374,165 @@ class Orchestrator:
             log.info(
                 "feed %r: malformed document, read what could be read: %s", feed.name, parsed.bozo
             )
-        entries = [e for e in parsed.entries if e.link]
-        keys = [EntryKey(e.guid, self._canonical(e.link or "")) for e in entries]
-        known = self.store.items.lookup(feed.id, keys)
         now = self.clock()
-        fresh: dict[str, tuple[ParsedEntry, EntryKey, int | None]] = {}
-        for entry, key, hit in zip(entries, keys, known, strict=True):
+        entries = identify(parsed.entries, feed.id, self._canonical)
+        self._reject(feed, [e for e in entries if e.rejected], report, now)
+        entries = [e for e in entries if not e.rejected]
+        keys = [EntryKey(e.guid, e.url, e.entry.title) for e in entries]
+        known = self.store.items.lookup(feed.id, keys)
+        unknown = [k.entry_key for k, hit in zip(keys, known, strict=True) if hit is None]
+        given_up = self.store.entries.permanently_rejected(feed.id, unknown)
+        fresh: list[tuple[Identified, EntryKey, int | None]] = []
+        for ident, key, hit in zip(entries, keys, known, strict=True):
+            entry = ident.entry
             if hit is None:
-                if key.url not in fresh:
-                    fresh[key.url or ""] = (entry, key, None)
+                if key.entry_key in given_up:
+                    report.rejected += 1
+                else:
+                    fresh.append((ident, key, None))
             elif hit.linked and _newer(entry, hit.entry_updated):
                 # The feed says the article changed since we stored it: read it again.
-                fresh.setdefault(key.url or "", (entry, key, hit.item_id))
+                fresh.append((ident, key, hit.item_id))
             elif hit.linked:
                 report.seen += 1
             elif self.store.items.link(
-                feed.id, hit.item_id, key.guid, key.url, now, entry.updated or entry.published
+                feed.id,
+                hit.item_id,
+                entry.guid,
+                key.url,
+                now,
+                entry.updated or entry.published,
+                entry.title,
+                key.entry_key,
             ):
                 report.linked += 1
                 log.info("feed %r: item %d also carried here: %s", feed.name, hit.item_id, key.url)
                 report.matched += self._rematch(feed, hit.item_id)
             else:
                 report.seen += 1
-        results = await asyncio.gather(
-            *(
-                self._new_entry(fetcher, feed, parsed, e, k, slots, revisit)
-                for e, k, revisit in fresh.values()
-            ),
-            return_exceptions=True,
-        )
-        for (entry, _key, revisit), result in zip(fresh.values(), results, strict=True):
-            if isinstance(result, BaseException):
-                # A defect or a database refusal on one item must not lose the others.
-                log.error(
-                    "feed %r: item %s could not be stored; it will be retried next poll",
-                    feed.name,
-                    entry.link,
-                    exc_info=result,
-                )
-                report.page_failures += 1
+        budget, total_new = self.settings.fetch.max_entries_per_poll, len(fresh)
+        if len(fresh) > budget:
+            log.warning(
+                "feed %r: %d new entries; the newest %d now, the rest at the next polls",
+                feed.name,
+                len(fresh),
+                budget,
+            )
+            report.deferred += len(fresh) - budget
+            fresh = fresh[:budget]
+        tasks = [
+            asyncio.create_task(self._stoppable(self._new_entry(fetcher, feed, parsed, i, k, r)))
+            for i, k, r in fresh
+        ]
+        if not tasks:
+            return
+        remaining = self.settings.fetch.feed_budget - (time.perf_counter() - started)
+        _done, late = await asyncio.wait(tasks, timeout=max(remaining, 0.0))
+        if late:
+            log.warning(
+                "feed %r: the poll's time budget (fetch.feed_budget, %ds) ran out with %d "
+                "entries unfinished; they are left for the next poll",
+                feed.name,
+                self.settings.fetch.feed_budget,
+                len(late),
+            )
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        stored_keys: list[str] = []
+        for (ident, key, revisit), task in zip(fresh, tasks, strict=True):
+            error = None if task.cancelled() else task.exception()
+            if task.cancelled() or isinstance(error, Stopped):
+                report.deferred += 1
                 continue
-            stored, page_failed, matched = result
+            if error is not None:
+                self._entry_failed(feed, ident, key, error, report, now)
+                continue
+            stored, page_failed, pending, matched = task.result()
+            stored_keys.append(key.entry_key)
             report.matched += matched
             report.new += stored is not None and stored.created
             report.revised += stored is not None and stored.revised
             report.duplicates += stored is not None and stored.duplicate_of is not None
+            report.pages_pending += pending
             if stored is None or not (stored.created or stored.revised):
                 if revisit is not None:
                     report.seen += 1
                 else:
                     report.linked += 1
             report.page_failures += page_failed
+        if stored_keys and report.rejected + report.deferred < len(fresh):
+            self.store.entries.forget_rejections(feed.id, stored_keys)
+        if report.deferred and not report.error:
+            report.error = f"{report.deferred} of {total_new} new entries left for the next poll"
+
+    def _reject(
+        self, feed: FeedState, entries: Sequence[Identified], report: FeedReport, now: datetime
+    ) -> None:
+        """Entries that can never be stored: recorded once with the reason, then counted."""
+        if not entries:
+            return
+        known = self.store.entries.permanently_rejected(feed.id, [e.key for e in entries])
+        for ident in entries:
+            report.rejected += 1
+            if ident.key in known:
+                continue
+            log.warning(
+                "feed %r: entry %s not stored: %s",
+                feed.name,
+                ident.entry.link or ident.entry.guid or ident.entry.title,
+                ident.rejected,
+            )
+            self.store.entries.reject(
+                feed.id,
+                ident.key,
+                ident.entry.guid,
+                ident.entry.link,
+                ident.entry.title,
+                ident.rejected or "rejected",
+                now,
+                permanent=True,
+            )
+
+    def _entry_failed(
+        self,
+        feed: FeedState,
+        ident: Identified,
+        key: EntryKey,
+        error: BaseException,
+        report: FeedReport,
+        now: datetime,
+    ) -> None:
+        """An entry could not be stored.  A database outage leaves it for the next poll;
+        another error is recorded with its reason, and after a few tries for good."""
+        link = ident.entry.link
+        if is_transient(error):
+            log.error(
+                "feed %r: item %s not stored, database unreachable: %s", feed.name, link, error
+            )
+            report.deferred += 1
+            return
+        log.error("feed %r: item %s could not be stored", feed.name, link, exc_info=error)
+        reason = f"internal error: {type(error).__name__}: {error}"
+        try:
+            permanent = self.store.entries.reject(
+                feed.id,
+                key.entry_key,
+                ident.entry.guid,
+                link,
+                ident.entry.title,
+                reason,
+                now,
+                permanent=False,
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            permanent = False
+        if permanent:
+            report.rejected += 1
+        else:
+            report.deferred += 1
 
     def _canonical(self, url: str) -> str:
         return canonicalize(url, extra_tracking=self.settings.dedup.tracking_params)
@@ -293,72 +542,76 @@ class Orchestrator:
         fetcher: Fetcher,
         feed: FeedState,
         parsed: ParsedFeed,
-        entry: ParsedEntry,
+        ident: Identified,
         key: EntryKey,
-        slots: asyncio.Semaphore,
         revisit_of: int | None = None,
-    ) -> tuple[Stored | None, bool, bool]:
+    ) -> tuple[Stored | None, bool, bool, bool]:
         """Fetch, extract, assemble, match and store one new (or revised) entry.
 
         Returns what became of it (None when it turned out to be linked to an
-        item stored under its final URL), whether its page failed, and whether
-        it matched a watchlist."""
+        item stored under its final URL), whether its page failed, whether the
+        page is to be fetched again later, and whether it matched a watchlist."""
+        if self._stopping.is_set():
+            raise Stopped("stopping: left for the next poll")
+        entry = ident.entry
         feed_title, now = parsed.title or feed.title, self.clock()
-        skew = timedelta(seconds=self.settings.extract.future_skew)
         page: Fetched | None = None
         draft: ItemDraft | None = None
         problem: str | None = None
-        if feed.full_text and entry.link:
-            page = await fetcher.fetch_page(entry.link)
-            if page.outcome is not Outcome.OK:
-                problem = page.error
-            else:
-                final = self._canonical(page.final_url or entry.link)
-                if final != key.url and revisit_of is None:  # redirected: to a stored article?
-                    hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
-                    if hit is not None:
-                        linked = self.store.items.link(
-                            feed.id,
-                            hit.item_id,
-                            key.guid,
-                            key.url,
-                            self.clock(),
-                            entry.updated or entry.published,
+        retry: RetryPlan | None = None
+        if feed.full_text and ident.fetch_page and entry.link:
+            async with self._page_slots:  # taken before fetching: pages held are bounded
+                page = await fetcher.fetch_page(entry.link, allow_host=_allowed(feed))
+                if page.outcome is not Outcome.OK:
+                    problem = page.error
+                    if page.outcome is Outcome.TEMPORARY:
+                        retry = RetryPlan(
+                            entry.link,
+                            page.error or "temporary failure",
+                            next_page_attempt(1, now, page.retry_after),
                         )
-                        return None, False, linked and self._rematch(feed, hit.item_id)
-                if page.content_type in _HTML_TYPES:
-                    job = partial(
-                        extract_and_assemble,
-                        feed_title=feed_title,
-                        feed_language=feed.language,
-                        now=now,
-                        future_skew=skew,
-                        keep_raw=self.settings.extract.keep_raw_html,
-                        extra_tracking=tuple(self.settings.dedup.tracking_params),
-                    )
-                    async with slots:
-                        built = await self._in_pool(job, entry, page)
-                    draft, problem = built, built.fetch_error
                 else:
-                    problem = f"not an HTML page ({page.content_type})"
+                    final = self._canonical(page.final_url or entry.link)
+                    if final != key.url and revisit_of is None:  # redirected: to a stored one?
+                        hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
+                        if hit is not None:
+                            linked = self.store.items.link(
+                                feed.id,
+                                hit.item_id,
+                                entry.guid,
+                                key.url,
+                                self.clock(),
+                                entry.updated or entry.published,
+                                entry.title,
+                                key.entry_key,
+                            )
+                            return None, False, False, linked and self._rematch(feed, hit.item_id)
+                    if page.content_type in _HTML_TYPES:
+                        try:
+                            built = await self._in_pool(
+                                entry.link, self._extract_job(feed, feed_title), entry, page
+                            )
+                        except Quarantined as exc:
+                            problem = str(exc)
+                        else:
+                            draft, problem = built, built.fetch_error
+                    else:
+                        problem = f"not an HTML page ({page.content_type})"
             if problem:
                 log.warning(
-                    "feed %r: item %s: %s; keeping the feed's text", feed.name, entry.link, problem
+                    "feed %r: item %s: %s; keeping the feed's text%s",
+                    feed.name,
+                    entry.link,
+                    problem,
+                    " for now, the page will be fetched again" if retry else "",
                 )
         if draft is None:
-            draft = assemble(
-                entry,
-                page,
-                None,
-                feed_title=feed_title,
-                feed_language=feed.language,
-                full_text=feed.full_text,
-                now=now,
-                future_skew=skew,
-                extra_tracking=self.settings.dedup.tracking_params,
-            )
+            draft = self._feed_draft(feed, entry, page, feed_title, now, fetch=ident.fetch_page)
             if problem and not draft.fetch_error:
                 draft = replace(draft, fetch_error=problem)
+        if not ident.fetch_page and ident.url:
+            # anchored or link-less entries are known by their identity, not by a page
+            draft = replace(draft, canonical_url=ident.url, url=entry.link or ident.url)
         matches, evaluated = self.watch.match(
             title=draft.title,
             text=draft.text,
@@ -367,8 +620,66 @@ class Orchestrator:
             tags=feed.tags,
         )
         stored = await self._writer.add(
-            NewItem(feed.id, draft, key.url, self.clock(), matches, evaluated, revisit_of)
+            NewItem(
+                feed.id,
+                draft,
+                key.url,
+                self.clock(),
+                matches,
+                evaluated,
+                revisit_of,
+                entry_title=entry.title,
+                entry_key=key.entry_key,
+                retry=retry,
+            )
         )
+        self._log_stored(feed, draft, stored, matches)
+        page_failed = bool(
+            feed.full_text and ident.fetch_page and draft.extraction_method != "trafilatura"
+        )
+        pending = retry is not None and stored.created
+        if stored.linked:  # an exact copy, or an article stored under this URL by another feed
+            return stored, page_failed, pending, self._rematch(feed, stored.item_id)
+        return stored, page_failed, pending, bool(matches) and (stored.created or stored.revised)
+
+    def _extract_job(
+        self, feed: FeedState, feed_title: str | None
+    ) -> Callable[[ParsedEntry, Fetched], ItemDraft]:
+        return partial(
+            extract_and_assemble,
+            feed_title=feed_title,
+            feed_language=feed.language,
+            now=self.clock(),
+            future_skew=timedelta(seconds=self.settings.extract.future_skew),
+            keep_raw=self.settings.extract.keep_raw_html,
+            extra_tracking=tuple(self.settings.dedup.tracking_params),
+        )
+
+    def _feed_draft(
+        self,
+        feed: FeedState,
+        entry: ParsedEntry,
+        page: Fetched | None,
+        feed_title: str | None,
+        now: datetime,
+        *,
+        fetch: bool,
+    ) -> ItemDraft:
+        return assemble(
+            entry,
+            page,
+            None,
+            feed_title=feed_title,
+            feed_language=feed.language,
+            full_text=feed.full_text and fetch,
+            now=now,
+            future_skew=timedelta(seconds=self.settings.extract.future_skew),
+            extra_tracking=self.settings.dedup.tracking_params,
+        )
+
+    def _log_stored(
+        self, feed: FeedState, draft: ItemDraft, stored: Stored, matches: Sequence[object]
+    ) -> None:
         if stored.created:
             log.info(
                 "feed %r: item %d stored: %s (%d words, %s%s)",
@@ -388,12 +699,117 @@ class Orchestrator:
                 "feed %r: item %d matches %s",
                 feed.name,
                 stored.item_id,
-                ", ".join(sorted({f"{m.watchlist}: {m.matched}" for m in matches})),
+                ", ".join(sorted({f"{m.watchlist}: {m.matched}" for m in matches})),  # type: ignore[attr-defined]
             )
-        page_failed = bool(feed.full_text and draft.extraction_method != "trafilatura")
-        if stored.linked:  # an exact copy, or an article stored under this URL by another feed
-            return stored, page_failed, self._rematch(feed, stored.item_id)
-        return stored, page_failed, bool(matches) and (stored.created or stored.revised)
+
+    # -- pages fetched again ------------------------------------------------------
+
+    async def _retry_pages(self, fetcher: Fetcher, feed_ids: Sequence[int] | None) -> PageReport:
+        """Fetch again the pages that failed temporarily and whose time has come; upgrade
+        their items with the page's text and metadata."""
+        report = PageReport()
+        if self._stopping.is_set():
+            return report
+        try:
+            due = self.store.entries.claim_retries(
+                self.owner, self.clock(), LEASE, feed_ids=feed_ids
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.error("page retries skipped, database unreachable: %s", exc)
+            return report
+        results = await asyncio.gather(
+            *(self._stoppable(self._retry_page(fetcher, r, report)) for r in due),
+            return_exceptions=True,
+        )
+        for retry, result in zip(due, results, strict=True):
+            if isinstance(result, Stopped):
+                continue
+            if isinstance(result, BaseException):
+                log.error(
+                    "page %s (item %d): retry failed", retry.url, retry.item_id, exc_info=result
+                )
+        return report
+
+    async def _retry_page(self, fetcher: Fetcher, retry: DueRetry, report: PageReport) -> None:
+        item = self.store.items.get(retry.item_id)
+        if item is None:
+            return
+        report.tried += 1
+        now = self.clock()
+        host = urlsplit(retry.feed_url).hostname if retry.allow_private else None
+        problem: str | None
+        async with self._page_slots:
+            page = await fetcher.fetch_page(retry.url, allow_host=host)
+            draft: ItemDraft | None = None
+            if page.outcome is Outcome.OK and page.content_type in _HTML_TYPES:
+                entry = ParsedEntry(
+                    link=retry.url,
+                    guid=item.guid,
+                    title=item.title,
+                    author=item.author,
+                    published=item.published_at,
+                    updated=item.updated_at,
+                    summary=item.summary,
+                    content_text=item.text if item.extraction_method == "feed-content" else None,
+                    categories=item.categories,
+                    image=item.image_url,
+                    language=item.language,
+                )
+                job = partial(
+                    extract_and_assemble,
+                    feed_title=retry.feed_title,
+                    feed_language=retry.feed_language,
+                    now=now,
+                    future_skew=timedelta(seconds=self.settings.extract.future_skew),
+                    keep_raw=self.settings.extract.keep_raw_html,
+                    extra_tracking=tuple(self.settings.dedup.tracking_params),
+                )
+                try:
+                    draft = await self._in_pool(retry.url, job, entry, page)
+                    problem = draft.fetch_error
+                except Quarantined as exc:
+                    problem = str(exc)
+            elif page.outcome is Outcome.OK:
+                problem = f"not an HTML page ({page.content_type})"
+            else:
+                problem = page.error or page.outcome.value
+        if draft is not None and draft.extraction_method == "trafilatura":
+            tags = feed_tags(self.settings.feeds, item.feeds)
+            matches, evaluated = self.watch.match(
+                title=draft.title, text=draft.text, author=draft.author, feeds=item.feeds, tags=tags
+            )
+            await asyncio.to_thread(
+                self.store.items.upgrade_page, retry.item_id, draft, evaluated, matches, now
+            )
+            report.upgraded += 1
+            log.info(
+                "item %d: its page arrived on attempt %d, text and metadata taken from it: %s",
+                retry.item_id,
+                retry.attempts + 1,
+                retry.url,
+            )
+            return
+        spent = now - retry.first_failed_at
+        limit = timedelta(seconds=self.settings.fetch.page_retry_for)
+        if page.outcome is Outcome.TEMPORARY and spent < limit:
+            when = next_page_attempt(retry.attempts + 1, now, page.retry_after)
+            self.store.entries.reschedule(retry.item_id, problem or "temporary failure", when)
+            report.rescheduled += 1
+            log.info(
+                "item %d: page still unavailable (%s); next try %s", retry.item_id, problem, when
+            )
+            return
+        reason = (
+            f"the page never arrived: {retry.attempts + 1} attempts over {_span(spent)}, "
+            f"last: {problem}"
+            if page.outcome is Outcome.TEMPORARY
+            else f"the page could not be used: {problem}"
+        )
+        self.store.entries.give_up(retry.item_id, reason)
+        report.given_up += 1
+        log.warning("item %d: %s; it keeps the feed's text (%s)", retry.item_id, reason, retry.url)
 
     def _rematch(self, feed: FeedState, item_id: int) -> bool:
         """``feed`` was just found carrying stored item ``item_id``: match the item again
@@ -424,3 +840,17 @@ def _newer(entry: ParsedEntry, stored: datetime | None) -> bool:
     """True when the feed dates the entry later than when this feed last carried it."""
     current = entry.updated or entry.published
     return current is not None and stored is not None and current > stored
+
+
+def _allowed(feed: FeedState) -> str | None:
+    """The one private-network host a feed may reach: its own, when it opted in."""
+    return urlsplit(feed.url).hostname if feed.allow_private else None
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _span(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h" if hours >= 1 else f"{delta.total_seconds() / 60:.0f} min"

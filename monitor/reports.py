@@ -23,17 +23,37 @@ class FeedReport:
     duplicates: int = 0
     matched: int = 0
     page_failures: int = 0
+    pages_pending: int = 0  # stored with the feed's text; their pages will be fetched again
+    rejected: int = 0  # recorded as not stored, with the reason (entry_rejections)
+    deferred: int = 0  # not worked in this poll (budget, stop, database): read again next poll
     duration: float = 0.0
 
     @property
     def failed(self) -> bool:
         return self.outcome.is_failure
 
+    @property
+    def complete(self) -> bool:
+        """Every new entry of the document was stored or recorded as not stored."""
+        return self.deferred == 0
+
+
+@dataclass(slots=True)
+class PageReport:
+    """What the page-retry phase did: pages fetched again, and what became of them."""
+
+    tried: int = 0
+    upgraded: int = 0
+    rescheduled: int = 0
+    given_up: int = 0
+
 
 @dataclass(slots=True)
 class RunReport:
     feeds: list[FeedReport] = field(default_factory=list)
     elapsed: float = 0.0
+    pages: PageReport = field(default_factory=PageReport)
+    stopped: bool = False  # a stop was requested (SIGTERM): unfinished work was left for later
 
     @property
     def failed(self) -> list[FeedReport]:

@@ -37,3 +37,17 @@ def next_poll(
     if retry_after:
         wait = max(wait, min(timedelta(seconds=retry_after), MAX_BACKOFF))
     return now + wait
+
+
+PAGE_RETRY_FIRST = timedelta(minutes=2)
+PAGE_RETRY_MAX = timedelta(hours=6)
+
+
+def next_page_attempt(attempts: int, now: datetime, retry_after: int | None = None) -> datetime:
+    """When to fetch again an article page that failed temporarily ``attempts`` times:
+    2 minutes, then three times longer each time up to 6 hours, and never before the
+    page host's ``Retry-After``."""
+    wait = min(PAGE_RETRY_FIRST * (3.0 ** max(attempts - 1, 0)), PAGE_RETRY_MAX)
+    if retry_after:
+        wait = max(wait, min(timedelta(seconds=retry_after), PAGE_RETRY_MAX))
+    return now + wait

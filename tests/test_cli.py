@@ -58,7 +58,7 @@ def sqlite_config(directory: Path, feeds: list[dict[str, Any]], **extra: Any) ->
     data: dict[str, Any] = {
         "database": "sqlite:///monitor.db",
         "extract": {"workers": 1, "keep_raw_html": True},
-        "defaults": {"interval": "15m", "language": "en"},
+        "defaults": {"interval": "15m", "language": "en", "allow_private": True},
         "feeds": feeds,
     }
     data.update(extra)

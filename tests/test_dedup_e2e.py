@@ -242,7 +242,8 @@ class Feed:
         return self
 
     def config(self, site: Site) -> dict[str, Any]:
-        return {"name": self.name, "url": site.url(self.path)}
+        # served from its outlet's own host: allow_private lets a feed reach its own host only
+        return {"name": self.name, "url": self.outlet.base + self.path}
 
 
 def path_of(url: str) -> str:

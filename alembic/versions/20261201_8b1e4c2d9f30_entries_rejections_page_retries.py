@@ -6,6 +6,7 @@
   entries keeps every entry's GUID, URL and title.
 * ``entry_rejections``: entries not stored, with the reason.
 * ``page_retries``: items whose article page failed temporarily, to fetch again.
+* ``feeds.allow_private``: the feed's opt-in to its own host on a private network.
 
 Revision ID: 8b1e4c2d9f30
 Revises: 6cf8a7242295
@@ -100,6 +101,8 @@ def upgrade() -> None:
         sa.Column("link", sa.Text(), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("permanent", sa.Boolean(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("first_seen_at", UTC, nullable=False),
         sa.Column("last_seen_at", UTC, nullable=False),
         sa.ForeignKeyConstraint(
@@ -128,9 +131,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("item_id", name="pk_page_retries"),
     )
     op.create_index("ix_page_retries_next_attempt_at", "page_retries", ["next_attempt_at"])
+    with op.batch_alter_table("feeds", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("allow_private", sa.Boolean(), server_default="0", nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("feeds", schema=None) as batch_op:
+        batch_op.drop_column("allow_private")
     op.drop_index("ix_page_retries_next_attempt_at", table_name="page_retries")
     op.drop_table("page_retries")
     op.drop_table("entry_rejections")

@@ -5,6 +5,6 @@ the source of truth for the Alembic migrations, and :class:`Store`, the
 handle the orchestrator and the CLI hold.
 """
 
-from monitor.storage.store import Store
+from monitor.storage.store import Store, is_transient
 
-__all__ = ["Store"]
+__all__ = ["Store", "is_transient"]

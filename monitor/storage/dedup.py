@@ -108,8 +108,14 @@ _ASSIGN = (
 
 
 def exact_copy(session: Session, draft: ItemDraft, policy: DedupPolicy) -> int | None:
-    """The stored item with the same normalised text, if the text is long enough."""
+    """The stored item with the same normalised text, if the text is an article's.
+
+    A feed's description is not: a video channel gives every entry the same
+    boilerplate, and different entries must not be merged by it however long
+    it is; nor are texts under ``min_words``."""
     if not draft.content_hash or draft.word_count < policy.min_words:
+        return None
+    if draft.extraction_method in ("feed-summary", "none"):
         return None
     return session.connection().scalar(_SAME_TEXT, {"hash": draft.content_hash})
 

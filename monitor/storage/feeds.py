@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,6 +29,7 @@ class FeedState:
     title: str | None
     validators: Validators
     consecutive_failures: int
+    allow_private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ def _state(feed: Feed) -> FeedState:
         title=feed.title,
         validators=Validators(feed.etag, feed.last_modified, feed.body_hash),
         consecutive_failures=feed.consecutive_failures,
+        allow_private=feed.allow_private,
     )
 
 
@@ -136,6 +138,7 @@ class FeedRepository:
                 feed.language = config.language
                 feed.interval_seconds = config.interval
                 feed.full_text = config.full_text
+                feed.allow_private = config.allow_private
                 feed.active = True
                 session.flush()
                 wanted.add(feed.id)
@@ -152,16 +155,33 @@ class FeedRepository:
         names: Sequence[str] | None = None,
         due_only: bool = True,
         limit: int | None = None,
+        is_dead: Callable[[str], bool] | None = None,
     ) -> list[FeedState]:
         """Lease feeds to ``owner``: due ones (or all active ones) that no live lease holds.
 
-        On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so
+        A lease is live until it expires, unless ``owner`` holds it (left by an
+        earlier poll of this process that could not record its end, say in a
+        database outage) or ``is_dead`` says its holder is gone (a worker of
+        this host killed with SIGKILL): those are taken over at once.  On
+        PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so
         several workers can claim at once without taking the same feed.
         """
         with self._sessions.begin() as session:
+            free = [owner]
+            if is_dead is not None:
+                holders = session.scalars(
+                    select(Feed.lease_owner)
+                    .where(Feed.lease_until >= now, Feed.lease_owner.is_not(None))
+                    .distinct()
+                )
+                free += [h for h in holders if h and h != owner and is_dead(h)]
             query = select(Feed).where(
                 Feed.active.is_(True),
-                or_(Feed.lease_until.is_(None), Feed.lease_until < now),
+                or_(
+                    Feed.lease_until.is_(None),
+                    Feed.lease_until < now,
+                    Feed.lease_owner.in_(free),
+                ),
             )
             if due_only:
                 query = query.where(or_(Feed.next_fetch_at.is_(None), Feed.next_fetch_at <= now))

@@ -14,12 +14,14 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import StorageError
+from monitor.pipeline.identity import entry_key
 from monitor.pipeline.types import ItemDraft
 from monitor.storage import dedup
 from monitor.storage._sql import chunks, insert_ignore
+from monitor.storage.entries import RetryPlan, add_retry
 from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
-from monitor.storage.schema import FeedItem, Item, ItemPage, entry_key
+from monitor.storage.schema import FeedItem, Item, ItemPage, PageRetry
 from monitor.watch.matcher import Match
 
 
@@ -98,6 +100,9 @@ class NewItem:
     # (default: its GUID, else its link)
     entry_title: str | None = None
     entry_key: str | None = None
+    # the page failed temporarily: the item is stored with the feed's text and its page
+    # fetched again later (monitor.storage.entries)
+    retry: RetryPlan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,19 +156,19 @@ class ItemRepository(ItemQueries):
         )
         with self._sessions() as session:
             for chunk in chunks(entry_keys):
-                for key, _url, _title, item_id, updated in session.execute(
+                for own_key, _url, _title, item_id, updated in session.execute(
                     select(*columns).where(
                         FeedItem.feed_id == feed_id, FeedItem.entry_key.in_(chunk)
                     )
                 ):
-                    own[key] = (item_id, updated)
+                    own[own_key] = (item_id, updated)
             for chunk in chunks(urls):
                 for _key, url, title, item_id, updated in session.execute(
                     select(*columns).where(
                         FeedItem.feed_id == feed_id, FeedItem.entry_url.in_(chunk)
                     )
                 ):
-                    own_urls.setdefault(url, []).append((title, item_id, updated))
+                    own_urls.setdefault(url or "", []).append((title, item_id, updated))
                 for url, item_id in session.execute(
                     select(Item.canonical_url, Item.id).where(Item.canonical_url.in_(chunk))
                 ):
@@ -265,6 +270,8 @@ class ItemRepository(ItemQueries):
             )
         self._link_new(session, new, item_id, new.entry_url)
         replace_matches(session, item_id, new.watchlists, new.matches, new.now, fresh=True)
+        if new.retry is not None:
+            add_retry(session, item_id, new.feed_id, new.retry, new.now)
         return Stored(item_id, created=True, revised=False, duplicate_of=placement.duplicate_of)
 
     def _revisit(self, session: Session, new: NewItem) -> Stored | None:
@@ -413,6 +420,56 @@ class ItemRepository(ItemQueries):
             query = query.where(Item.extractor_version != not_version)
         with self._sessions() as session:
             return int(session.scalar(query) or 0)
+
+    def upgrade_page(
+        self,
+        item_id: int,
+        draft: ItemDraft,
+        watchlists: Sequence[str],
+        matches: Sequence[Match],
+        now: datetime,
+    ) -> bool:
+        """The page of an item stored with its feed's text has arrived: take the page's
+        text and metadata (with their field sources), keep the page, place the item
+        among near-duplicates and evaluate the watchlists again, and end the retry;
+        all in one transaction.  False when the item is gone (pruned meanwhile)."""
+        values = _item_values(draft)
+        for key in ("url", "canonical_url", "guid"):
+            values.pop(key)
+        with self._sessions.begin() as session:
+            dedup.serialise_writers(session)
+            item = session.get(Item, item_id)
+            session.execute(delete(PageRetry).where(PageRetry.item_id == item_id))
+            if item is None:
+                return False
+            if draft.canonical_url != item.canonical_url:
+                taken = session.scalar(
+                    select(Item.id).where(Item.canonical_url == draft.canonical_url)
+                )
+                if taken is None:  # the page redirected: the article's own URL is the key
+                    values |= {"url": draft.url, "canonical_url": draft.canonical_url}
+            session.execute(update(Item).where(Item.id == item_id).values(**values))
+            if draft.raw_html is not None:
+                session.execute(delete(ItemPage).where(ItemPage.item_id == item_id))
+                session.execute(
+                    insert(ItemPage).values(
+                        item_id=item_id,
+                        html_z=draft.raw_html,
+                        charset=draft.page_charset,
+                        fetched_at=now,
+                    )
+                )
+            dedup.save_sketch(session, item_id, draft.sketch, self.policy, replace=True)
+            if item.cluster_id in (None, item_id):
+                members = session.scalar(
+                    select(func.count()).where(Item.cluster_id == item_id, Item.id != item_id)
+                )
+                if not members:
+                    dedup.assign(
+                        session, item_id, dedup.place(session, draft.sketch, self.policy, item_id)
+                    )
+            replace_matches(session, item_id, watchlists, matches, now, item.revision)
+            return True
 
     def update_extraction(self, item_id: int, draft: ItemDraft) -> bool:
         """Replace an item's extracted fields; False when nothing changed."""

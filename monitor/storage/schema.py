@@ -79,6 +79,7 @@ class Feed(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     interval_seconds: Mapped[int] = mapped_column(Integer)
     full_text: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_private: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     title: Mapped[str | None] = mapped_column(Text)
     site_url: Mapped[str | None] = mapped_column(Text)
@@ -175,13 +176,6 @@ class FeedItem(Base):
     item: Mapped[Item] = relationship(back_populates="links")
 
 
-def entry_key(guid: str | None, entry_url: str | None) -> str:
-    """Which entry of its feed a ``feed_items`` row is: its GUID, else its link."""
-    if guid:
-        return guid
-    return f"url:{entry_url or ''}"
-
-
 class EntryRejection(Base):
     """An entry a feed served that was not stored, with the reason (nothing vanishes)."""
 
@@ -195,6 +189,10 @@ class EntryRejection(Base):
     link: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
+    # a rejection is permanent when the entry cannot be stored whatever happens (a
+    # javascript: link), or after repeated failures; until then the entry is tried again
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
 

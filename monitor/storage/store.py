@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import sessionmaker
 
 from monitor.config import Settings
 from monitor.storage import engine as engine_module
 from monitor.storage.dedup import DedupPolicy
+from monitor.storage.entries import EntryRepository
 from monitor.storage.feeds import FeedRepository
 from monitor.storage.items import ItemRepository
 from monitor.storage.matches import MatchRepository
 
 
 class Store:
-    """Open with :meth:`open`; ``store.feeds``, ``.items`` and ``.matches`` do the work."""
+    """Open with :meth:`open`; ``store.feeds``, ``.items``, ``.matches`` and ``.entries``
+    do the work."""
 
     def __init__(self, url: str, dedup: DedupPolicy | None = None) -> None:
         self.url = url
@@ -22,6 +25,7 @@ class Store:
         self.feeds = FeedRepository(self._sessions)
         self.items = ItemRepository(self._sessions, dedup)
         self.matches = MatchRepository(self._sessions)
+        self.entries = EntryRepository(self._sessions)
 
     @classmethod
     def open(cls, url: str, migrate: bool = True, dedup: DedupPolicy | None = None) -> Store:
@@ -60,3 +64,17 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when ``error`` says the database is unreachable or busy, not that a row is wrong:
+    the work is to be done again later, not recorded as failed."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.DisconnectionError
+        | sa_exc.TimeoutError,
+    )
