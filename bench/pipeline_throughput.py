@@ -53,7 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.article_metric import DEFAULT_CORPUS, Page, load_corpus, score, shingle_match
 from monitor.config import load_settings
 from monitor.orchestrator import Orchestrator
-from monitor.pool import make_pool
+from monitor.pool import WorkerPool, make_pool
 from monitor.storage import Store
 
 
@@ -150,14 +150,19 @@ def pipeline(
     config.write_text(
         f"database: sqlite:///{db}\n"
         f"extract: {{workers: {workers}, keep_raw_html: true}}\n"
-        f"feeds:\n  - name: bench\n    url: http://127.0.0.1:{port}/feed.xml\n",
+        f"feeds:\n  - name: bench\n    url: http://127.0.0.1:{port}/feed.xml\n"
+        "    allow_private: true\n",
         encoding="utf-8",
     )
     settings = load_settings(config)
     pool = make_pool(workers)
     list(pool.map(_noop, range(workers * 4)))  # start and warm every worker
     others = [server_pid, *pool._processes]  # pids of the pool's workers (private, stable)
-    with Store.open(settings.database_url) as store, Orchestrator(settings, store, pool=pool) as o:
+    workers_pool = WorkerPool(workers, factory=lambda: pool)
+    with (
+        Store.open(settings.database_url) as store,
+        Orchestrator(settings, store, pool=workers_pool) as o,
+    ):
         before = time.process_time() + sum(cpu_seconds(pid) for pid in others)
         started = time.perf_counter()
         report = o.run_once()

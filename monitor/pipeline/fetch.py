@@ -2,11 +2,22 @@
 
 Every call returns a :class:`~monitor.pipeline.types.Fetched` whose
 ``outcome`` says what happened; network trouble is a value, not an exception.
-Responses are streamed and cut off at ``max_bytes`` (after decompression, so a
-gzip bomb is cut too); gzip, deflate and brotli are accepted; redirects are
-followed and the final URL kept.  Feeds use conditional GET, and a feed body
-whose hash equals the previous one is reported as ``NOT_MODIFIED`` so the
-parser never sees it.
+Feeds use conditional GET, and a feed body whose hash equals the previous one
+is reported as ``NOT_MODIFIED`` so the parser never sees it.
+
+Limits, each because a hostile or broken server would otherwise hold the
+process (docs/design.md, "Fetching"):
+
+* one deadline per request, ``total_timeout``, over connect, headers, body and
+  every redirect: ``read_timeout`` alone restarts with each byte, so a server
+  dripping a byte a second would never be cut off;
+* ``max_bytes`` on the bytes received and on the bytes decoded, the body read
+  raw and decompressed here piece by piece (:mod:`monitor.pipeline.decode`),
+  so a compression bomb stops at the cap instead of filling memory;
+* the private-network guard (:mod:`monitor.pipeline.netguard`): only http and
+  https, only public addresses unless the caller names the one host that may
+  be private, checked on every redirect hop (redirects are followed here, at
+  most ten) and again at connect time on the resolved address.
 """
 
 from __future__ import annotations
@@ -18,15 +29,23 @@ import socket
 import ssl
 import time
 from collections import defaultdict
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from types import TracebackType
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
 
 from monitor.config import FetchSettings
+from monitor.pipeline.decode import BodyTooLarge, DecodeError, read_body
+from monitor.pipeline.netguard import GuardedTransport, Refused, guard_extensions, vet_url
 from monitor.pipeline.types import Fetched, Outcome, Validators
+
+MAX_REDIRECTS = 10
+_REDIRECT_BODY = 64 * 1024  # read from a redirect to keep its connection; more is dropped
 
 _TEMPORARY_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 FEED_ACCEPT = (
@@ -80,23 +99,49 @@ def _connect_failure(url: str, exc: httpx.ConnectError) -> Fetched:
     return Fetched(url, Outcome.TEMPORARY, error=f"cannot connect: {exc}")
 
 
+def _failure(url: str, exc: Exception, target: str | None = None) -> Fetched:
+    """The outcome for an exception raised while sending a request to ``target``."""
+    if isinstance(exc, Refused):
+        return Fetched(url, Outcome.HARD, error=str(exc))
+    if isinstance(exc, httpx.TimeoutException):
+        return Fetched(url, Outcome.TEMPORARY, error=f"timed out ({type(exc).__name__})")
+    if isinstance(exc, httpx.ConnectError):
+        return replace(_connect_failure(target or url, exc), url=url)
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
+        return Fetched(url, Outcome.HARD, error=f"invalid URL: {exc}")
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+        return Fetched(url, Outcome.HARD, error=f"invalid redirect: {exc}")
+    return Fetched(url, Outcome.TEMPORARY, error=f"{type(exc).__name__}: {exc}")
+
+
+def _raw(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The body as received, still encoded (``aiter_raw`` is an async generator)."""
+    return cast(AsyncGenerator[bytes, None], response.aiter_raw())
+
+
 class Fetcher:
-    """An ``httpx.AsyncClient`` with the project's limits; use as an async context manager."""
+    """An ``httpx.AsyncClient`` with the project's limits; use as an async context manager.
+
+    ``allow_host`` (keyword-only on both fetch methods) is the one host that may
+    be on a loopback, private or link-local address for that request; the
+    orchestrator passes a feed's own host name when the feed has
+    ``allow_private: true``.  Everything else must be public.
+    """
 
     def __init__(self, settings: FetchSettings) -> None:
         self._settings = settings
+        limits = httpx.Limits(
+            max_connections=settings.concurrency,
+            max_keepalive_connections=settings.concurrency,
+        )
         self._client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=10,
+            transport=GuardedTransport(limits),
+            follow_redirects=False,  # followed in _follow, each hop vetted
             timeout=httpx.Timeout(
                 connect=settings.connect_timeout,
                 read=settings.read_timeout,
                 write=settings.read_timeout,
                 pool=None,
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
             ),
             headers={
                 "User-Agent": settings.user_agent,
@@ -106,6 +151,8 @@ class Fetcher:
         self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.per_host)
         )
+        # Requests wait here, before their deadline starts, rather than in the pool.
+        self._slots = asyncio.Semaphore(settings.concurrency)
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -118,13 +165,15 @@ class Fetcher:
     ) -> None:
         await self._client.aclose()
 
-    async def fetch_feed(self, url: str, previous: Validators) -> Fetched:
+    async def fetch_feed(
+        self, url: str, previous: Validators, *, allow_host: str | None = None
+    ) -> Fetched:
         headers = {"Accept": FEED_ACCEPT}
         if previous.etag:
             headers["If-None-Match"] = previous.etag
         if previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
-        result = await self._get(url, headers)
+        result = await self._get(url, headers, allow_host)
         if result.outcome is not Outcome.OK:
             if result.outcome is Outcome.NOT_MODIFIED:
                 return replace(result, validators=previous)
@@ -146,79 +195,144 @@ class Fetcher:
             )
         return replace(result, validators=validators)
 
-    async def fetch_page(self, url: str) -> Fetched:
-        return await self._get(url, {"Accept": PAGE_ACCEPT})
+    async def fetch_page(self, url: str, *, allow_host: str | None = None) -> Fetched:
+        return await self._get(url, {"Accept": PAGE_ACCEPT}, allow_host)
 
-    async def _get(self, url: str, headers: dict[str, str]) -> Fetched:
-        host = urlsplit(url).hostname or ""
-        started = time.perf_counter()
-        async with self._hosts[host]:
+    async def _get(self, url: str, headers: dict[str, str], allow_host: str | None) -> Fetched:
+        problem = vet_url(url, allow_host)
+        if problem is not None:  # a bad scheme or a private address: not even a connection
+            return Fetched(url, Outcome.HARD, error=problem)
+        total = self._settings.total_timeout
+        async with self._hosts[urlsplit(url).hostname or ""], self._slots:
+            started = time.perf_counter()
+            deadline = asyncio.timeout(total)
             try:
-                return await self._stream(url, headers, started)
-            except httpx.TooManyRedirects:
-                return Fetched(url, Outcome.HARD, error="too many redirects (more than 10)")
-            except httpx.TimeoutException as exc:
-                kind = type(exc).__name__
-                return Fetched(url, Outcome.TEMPORARY, error=f"timed out ({kind})")
-            except httpx.ConnectError as exc:
-                return _connect_failure(url, exc)
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                return Fetched(url, Outcome.HARD, error=f"invalid URL: {exc}")
-            except httpx.HTTPError as exc:
-                return Fetched(url, Outcome.TEMPORARY, error=f"{type(exc).__name__}: {exc}")
-
-    async def _stream(self, url: str, headers: dict[str, str], started: float) -> Fetched:
-        limit = self._settings.max_bytes
-        async with self._client.stream("GET", url, headers=headers) as response:
-            final_url = str(response.url)
-            status = response.status_code
-            outcome = classify_status(status)
-            validators = Validators(
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-            )
-            if outcome is not Outcome.OK:
+                async with deadline:
+                    return await self._follow(url, headers, allow_host, started)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
                 return Fetched(
                     url,
-                    outcome,
-                    final_url=final_url,
-                    status=status,
-                    validators=validators,
-                    error=None if outcome is Outcome.NOT_MODIFIED else f"HTTP {status}",
-                    retry_after=_retry_after(response.headers.get("Retry-After")),
+                    Outcome.TEMPORARY,
+                    error=(
+                        f"timed out: the request took longer than {total:g}s in all "
+                        "(fetch.total_timeout), connect, redirects and body included"
+                    ),
                     elapsed=time.perf_counter() - started,
                 )
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
+            except (httpx.HTTPError, httpx.InvalidURL, Refused) as exc:
+                return _failure(url, exc)
+
+    async def _follow(
+        self, url: str, headers: dict[str, str], allow_host: str | None, started: float
+    ) -> Fetched:
+        """Send the request and its redirects, each hop vetted before it is sent."""
+        request = self._client.build_request(
+            "GET", url, headers=headers, extensions=guard_extensions(allow_host)
+        )
+        sent: set[tuple[str, str | None]] = set()
+        for hop in range(MAX_REDIRECTS + 1):
+            target = str(request.url)
+            problem = vet_url(request.url, allow_host)
+            if problem is not None:
+                return Fetched(url, Outcome.HARD, final_url=target, error=problem)
+            # The same URL with the same cookies would get the same answer again.
+            key = (target, request.headers.get("Cookie"))
+            if key in sent:
                 return Fetched(
-                    url,
-                    Outcome.SOFT,
-                    final_url=final_url,
-                    status=status,
-                    error=f"response of {int(declared)} bytes exceeds the {limit}-byte cap",
+                    url, Outcome.HARD, final_url=target, error=f"redirect loop at {target}"
                 )
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    return Fetched(
-                        url,
-                        Outcome.SOFT,
-                        final_url=final_url,
-                        status=status,
-                        error=f"response exceeds the {limit}-byte cap (fetch.max_bytes)",
-                    )
-                chunks.append(chunk)
-            content_type = response.headers.get("Content-Type")
+            sent.add(key)
+            try:
+                step = await self._send(url, request, started)
+            except (httpx.HTTPError, httpx.InvalidURL, Refused) as exc:
+                failed = _failure(url, exc, target)
+                return replace(failed, final_url=target) if hop else failed
+            if isinstance(step, Fetched):
+                return step
+            request = step
+        return Fetched(
+            url,
+            Outcome.HARD,
+            final_url=str(request.url),
+            error=f"too many redirects (more than {MAX_REDIRECTS})",
+        )
+
+    async def _send(
+        self, url: str, request: httpx.Request, started: float
+    ) -> Fetched | httpx.Request:
+        """One hop: the final result, or the request its redirect asks for next."""
+        response = await self._client.send(request, stream=True)
+        try:
+            following = response.next_request  # set by httpx for 301/302/303/307/308
+            if following is None:
+                return await self._finish(url, response, started)
+            async with aclosing(_raw(response)) as raw:  # a short body keeps the connection
+                kept = 0
+                async for chunk in raw:
+                    kept += len(chunk)
+                    if kept > _REDIRECT_BODY:
+                        break
+            return following
+        finally:
+            await response.aclose()
+
+    async def _finish(self, url: str, response: httpx.Response, started: float) -> Fetched:
+        """The final response of a request: its status, then its body within the cap."""
+        limit = self._settings.max_bytes
+        final_url = str(response.url)
+        status = response.status_code
+        outcome = classify_status(status)
+        validators = Validators(
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        )
+        if outcome is not Outcome.OK:
             return Fetched(
                 url,
-                Outcome.OK,
+                outcome,
                 final_url=final_url,
                 status=status,
-                content=b"".join(chunks),
-                content_type=content_type.split(";")[0].strip().lower() if content_type else None,
-                charset=response.charset_encoding,
                 validators=validators,
+                error=None if outcome is Outcome.NOT_MODIFIED else f"HTTP {status}",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
                 elapsed=time.perf_counter() - started,
             )
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            return Fetched(
+                url,
+                Outcome.SOFT,
+                final_url=final_url,
+                status=status,
+                error=(
+                    f"response of {int(declared)} bytes exceeds the {limit}-byte cap "
+                    "(fetch.max_bytes)"
+                ),
+                elapsed=time.perf_counter() - started,
+            )
+        try:
+            async with aclosing(_raw(response)) as raw:
+                content = await read_body(raw, response.headers.get("Content-Encoding"), limit)
+        except (BodyTooLarge, DecodeError) as exc:
+            return Fetched(
+                url,
+                Outcome.SOFT,
+                final_url=final_url,
+                status=status,
+                error=str(exc),
+                elapsed=time.perf_counter() - started,
+            )
+        content_type = response.headers.get("Content-Type")
+        return Fetched(
+            url,
+            Outcome.OK,
+            final_url=final_url,
+            status=status,
+            content=content,
+            content_type=content_type.split(";")[0].strip().lower() if content_type else None,
+            charset=response.charset_encoding,
+            validators=validators,
+            elapsed=time.perf_counter() - started,
+        )

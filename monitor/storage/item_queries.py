@@ -12,7 +12,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage._sql import chunks
-from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision
+from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision, PageRetry
 
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
@@ -88,6 +88,17 @@ class Revision:
     word_count: int
     fetched_at: datetime
     replaced_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRecord:
+    """One entry through which a feed carried an item: its own GUID, link and title."""
+
+    feed: str
+    guid: str | None
+    url: str | None
+    title: str | None
+    first_seen_at: datetime
 
 
 @dataclass(slots=True)
@@ -213,6 +224,33 @@ class ItemQueries:
             )
             info = self._feed_info(session, [m.id for m in members])
             return [self._stored(m, info[m.id]) for m in members]
+
+    def entries(self, item_ids: Sequence[int]) -> dict[int, list[EntryRecord]]:
+        """Every feed entry that led to each item, first seen first."""
+        found: dict[int, list[EntryRecord]] = {i: [] for i in item_ids}
+        with self._sessions() as session:
+            for chunk in chunks(list(item_ids)):
+                rows = session.execute(
+                    select(
+                        FeedItem.item_id,
+                        Feed.name,
+                        FeedItem.guid,
+                        FeedItem.entry_url,
+                        FeedItem.title,
+                        FeedItem.first_seen_at,
+                    )
+                    .join(Feed, Feed.id == FeedItem.feed_id)
+                    .where(FeedItem.item_id.in_(chunk))
+                    .order_by(FeedItem.first_seen_at, FeedItem.id)
+                )
+                for item_id, feed, guid, url, title, seen in rows:
+                    found[item_id].append(EntryRecord(feed, guid, url, title, seen))
+        return found
+
+    def pending_ids(self) -> set[int]:
+        """Items whose article page is still to be fetched again."""
+        with self._sessions() as session:
+            return set(session.scalars(select(PageRetry.item_id)))
 
     def revisions(self, item_id: int) -> list[Revision]:
         """Earlier texts of an item, oldest first."""
