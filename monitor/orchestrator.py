@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,6 +38,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
+from monitor.page_retries import HTML_TYPES, PageRetries
 from monitor.pipeline.assemble import assemble, extract_and_assemble
 from monitor.pipeline.canonical import canonicalize
 from monitor.pipeline.fetch import Fetcher
@@ -49,8 +48,9 @@ from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, Par
 from monitor.pool import Quarantined, WorkerPool, worker_count
 from monitor.reports import FeedReport, PageReport, RunReport
 from monitor.schedule import next_page_attempt, next_poll
+from monitor.stopping import Stopped, StopSignal
 from monitor.storage import Store, is_transient
-from monitor.storage.entries import DueRetry, RetryPlan
+from monitor.storage.entries import RetryPlan
 from monitor.storage.feeds import FeedState, FetchRecord
 from monitor.storage.items import EntryKey, NewItem, Stored
 from monitor.watch.stage import WatchStage, feed_tags
@@ -60,13 +60,7 @@ from monitor.writer import BatchWriter
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE = timedelta(minutes=15)
-STOP_GRACE = 5.0  # seconds in-flight work may take to finish after a stop request
 BACKLOG_POLL = 120  # seconds: a feed left with unworked entries is polled again this soon
-_HTML_TYPES = ("text/html", "application/xhtml+xml", None)
-
-
-class Stopped(Exception):
-    """The work was left for later: a stop was requested, or the poll's budget ran out."""
 
 
 def utcnow() -> datetime:
@@ -93,11 +87,17 @@ class Orchestrator:
         self._own_pool = pool is None
         self.watch = WatchStage(settings.watchlists)
         self._writer: BatchWriter
-        self._stop_requested = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = asyncio.Event()
-        self._halt = asyncio.Event()
+        self.stop = StopSignal()
         self._page_slots = asyncio.Semaphore(1)
+        self._retries = PageRetries(
+            settings,
+            store,
+            self.watch,
+            owner=self.owner,
+            clock=clock,
+            pool=lambda: self.pool,
+            stop=self.stop,
+        )
 
     @property
     def pool(self) -> WorkerPool:
@@ -120,16 +120,13 @@ class Orchestrator:
 
     def request_stop(self) -> None:
         """Stop soon: start no new work, let the work in flight finish for
-        :data:`STOP_GRACE` seconds, leave the rest for the next poll.  Safe to call
-        from a signal handler or another thread."""
-        self._stop_requested.set()
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._stopping.set)
+        :data:`~monitor.stopping.STOP_GRACE` seconds, leave the rest for the next poll.
+        Safe to call from a signal handler or another thread."""
+        self.stop.request()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_requested.is_set()
+        return self.stop.requested
 
     def sync_feeds(self) -> None:
         self.store.feeds.sync(self.settings.feeds, self.clock())
@@ -162,9 +159,7 @@ class Orchestrator:
             on_claimed(len(feeds))
         feed_ids = [f.id for f in feeds] if names else None
         try:
-            reports, pages = asyncio.run(
-                self._poll_all(feeds, on_feed, feed_ids, handle_signals and _main_thread())
-            )
+            reports, pages = asyncio.run(self._poll_all(feeds, on_feed, feed_ids, handle_signals))
         finally:
             self._release()
         return RunReport(reports, time.perf_counter() - started, pages, self.stop_requested)
@@ -187,66 +182,23 @@ class Orchestrator:
         retry_feed_ids: Sequence[int] | None,
         signals: bool,
     ) -> tuple[list[FeedReport], PageReport]:
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._stopping, self._halt = asyncio.Event(), asyncio.Event()
         # Pages held in memory (fetched, waiting for or in extraction) are bounded.
         self._page_slots = asyncio.Semaphore(self._workers * 4)
-        if self._stop_requested.is_set():
-            self._stopping.set()
-        if signals:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self._on_signal, signum)
-        watcher = asyncio.create_task(self._halt_after_grace())
-        try:
-            async with (
-                Fetcher(self.settings.fetch) as fetcher,
-                BatchWriter(self.store.items.add_many) as self._writer,
-            ):
+        async with (
+            self.stop.attached(signals),
+            Fetcher(self.settings.fetch) as fetcher,
+            BatchWriter(self.store.items.add_many) as self._writer,
+        ):
 
-                async def one(feed: FeedState) -> FeedReport:
-                    report = await self._poll_guarded(fetcher, feed)
-                    if on_feed:
-                        on_feed(report)
-                    return report
+            async def one(feed: FeedState) -> FeedReport:
+                report = await self._poll_guarded(fetcher, feed)
+                if on_feed:
+                    on_feed(report)
+                return report
 
-                reports = list(await asyncio.gather(*(one(f) for f in feeds)))
-                pages = await self._retry_pages(fetcher, retry_feed_ids)
-                return reports, pages
-        finally:
-            watcher.cancel()
-            if signals:
-                for signum in (signal.SIGTERM, signal.SIGINT):
-                    loop.remove_signal_handler(signum)
-            self._loop = None
-
-    def _on_signal(self, signum: int) -> None:
-        log.warning(
-            "received %s: finishing the work in flight (up to %.0fs), leaving the rest for "
-            "the next poll",
-            signal.Signals(signum).name,
-            STOP_GRACE,
-        )
-        self.request_stop()
-
-    async def _halt_after_grace(self) -> None:
-        await self._stopping.wait()
-        await asyncio.sleep(STOP_GRACE)
-        self._halt.set()
-
-    async def _stoppable(self, work: Awaitable[T]) -> T:
-        """``work``, unless a stop's grace period ends first (then :class:`Stopped`)."""
-        task = asyncio.ensure_future(work)
-        halt = asyncio.ensure_future(self._halt.wait())
-        try:
-            await asyncio.wait({task, halt}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            halt.cancel()
-        if task.done():
-            return task.result()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        raise Stopped("stopping: left for the next poll")
+            reports = list(await asyncio.gather(*(one(f) for f in feeds)))
+            pages = await self._retries.run(fetcher, self._page_slots, retry_feed_ids)
+            return reports, pages
 
     async def _in_pool(self, key: str, fn: Callable[..., T], *args: object) -> T:
         return await self.pool.run(key, fn, *args)
@@ -256,12 +208,12 @@ class Orchestrator:
         report = FeedReport(feed.name)
         fetched: Fetched | None = None
         parsed: ParsedFeed | None = None
-        if self._stopping.is_set():
+        if self.stop.stopping:
             report.outcome, report.error = Outcome.TEMPORARY, "not polled: stopping"
             report.deferred = 1
             return report
         try:
-            fetched = await self._stoppable(
+            fetched = await self.stop.guard(
                 fetcher.fetch_feed(feed.url, feed.validators, allow_host=_allowed(feed))
             )
             report.outcome, report.status, report.error = (
@@ -270,7 +222,7 @@ class Orchestrator:
                 fetched.error,
             )
             if fetched.outcome is Outcome.OK:
-                parsed = await self._stoppable(
+                parsed = await self.stop.guard(
                     self._in_pool(
                         feed.url,
                         parse_feed,
@@ -316,8 +268,8 @@ class Orchestrator:
             fetched.retry_after if fetched else None,
         )
         if not report.complete:  # read the document again soon, for what was left
-            soon = now if self._stopping.is_set() else now + timedelta(seconds=BACKLOG_POLL)
-            when = min(when, max(soon, now + timedelta(seconds=0)))
+            soon = now if self.stop.stopping else now + timedelta(seconds=BACKLOG_POLL)
+            when = min(when, soon)
         record = FetchRecord(
             outcome=report.outcome.value,
             status=report.status,
@@ -421,7 +373,7 @@ class Orchestrator:
             report.deferred += len(fresh) - budget
             fresh = fresh[:budget]
         tasks = [
-            asyncio.create_task(self._stoppable(self._new_entry(fetcher, feed, parsed, i, k, r)))
+            asyncio.create_task(self.stop.guard(self._new_entry(fetcher, feed, parsed, i, k, r)))
             for i, k, r in fresh
         ]
         if not tasks:
@@ -461,7 +413,7 @@ class Orchestrator:
                 else:
                     report.linked += 1
             report.page_failures += page_failed
-        if stored_keys and report.rejected + report.deferred < len(fresh):
+        if stored_keys:  # entries that failed before and are stored now
             self.store.entries.forget_rejections(feed.id, stored_keys)
         if report.deferred and not report.error:
             report.error = f"{report.deferred} of {total_new} new entries left for the next poll"
@@ -473,10 +425,16 @@ class Orchestrator:
         if not entries:
             return
         known = self.store.entries.permanently_rejected(feed.id, [e.key for e in entries])
+        budget = self.settings.fetch.max_entries_per_poll
         for ident in entries:
-            report.rejected += 1
             if ident.key in known:
+                report.rejected += 1
                 continue
+            if budget <= 0:  # a document of thousands of bad entries is recorded in turns
+                report.deferred += 1
+                continue
+            budget -= 1
+            report.rejected += 1
             log.warning(
                 "feed %r: entry %s not stored: %s",
                 feed.name,
@@ -551,7 +509,7 @@ class Orchestrator:
         Returns what became of it (None when it turned out to be linked to an
         item stored under its final URL), whether its page failed, whether the
         page is to be fetched again later, and whether it matched a watchlist."""
-        if self._stopping.is_set():
+        if self.stop.stopping:
             raise Stopped("stopping: left for the next poll")
         entry = ident.entry
         feed_title, now = parsed.title or feed.title, self.clock()
@@ -586,7 +544,7 @@ class Orchestrator:
                                 key.entry_key,
                             )
                             return None, False, False, linked and self._rematch(feed, hit.item_id)
-                    if page.content_type in _HTML_TYPES:
+                    if page.content_type in HTML_TYPES:
                         try:
                             built = await self._in_pool(
                                 entry.link, self._extract_job(feed, feed_title), entry, page
@@ -605,6 +563,9 @@ class Orchestrator:
                     problem,
                     " for now, the page will be fetched again" if retry else "",
                 )
+        if retry is not None and revisit_of is not None:
+            # A revision whose page is not there yet: read the entry again next poll.
+            raise Stopped(f"the revised page is unavailable ({problem}); left for the next poll")
         if draft is None:
             draft = self._feed_draft(feed, entry, page, feed_title, now, fetch=ident.fetch_page)
             if problem and not draft.fetch_error:
@@ -704,113 +665,6 @@ class Orchestrator:
 
     # -- pages fetched again ------------------------------------------------------
 
-    async def _retry_pages(self, fetcher: Fetcher, feed_ids: Sequence[int] | None) -> PageReport:
-        """Fetch again the pages that failed temporarily and whose time has come; upgrade
-        their items with the page's text and metadata."""
-        report = PageReport()
-        if self._stopping.is_set():
-            return report
-        try:
-            due = self.store.entries.claim_retries(
-                self.owner, self.clock(), LEASE, feed_ids=feed_ids
-            )
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.error("page retries skipped, database unreachable: %s", exc)
-            return report
-        results = await asyncio.gather(
-            *(self._stoppable(self._retry_page(fetcher, r, report)) for r in due),
-            return_exceptions=True,
-        )
-        for retry, result in zip(due, results, strict=True):
-            if isinstance(result, Stopped):
-                continue
-            if isinstance(result, BaseException):
-                log.error(
-                    "page %s (item %d): retry failed", retry.url, retry.item_id, exc_info=result
-                )
-        return report
-
-    async def _retry_page(self, fetcher: Fetcher, retry: DueRetry, report: PageReport) -> None:
-        item = self.store.items.get(retry.item_id)
-        if item is None:
-            return
-        report.tried += 1
-        now = self.clock()
-        host = urlsplit(retry.feed_url).hostname if retry.allow_private else None
-        problem: str | None
-        async with self._page_slots:
-            page = await fetcher.fetch_page(retry.url, allow_host=host)
-            draft: ItemDraft | None = None
-            if page.outcome is Outcome.OK and page.content_type in _HTML_TYPES:
-                entry = ParsedEntry(
-                    link=retry.url,
-                    guid=item.guid,
-                    title=item.title,
-                    author=item.author,
-                    published=item.published_at,
-                    updated=item.updated_at,
-                    summary=item.summary,
-                    content_text=item.text if item.extraction_method == "feed-content" else None,
-                    categories=item.categories,
-                    image=item.image_url,
-                    language=item.language,
-                )
-                job = partial(
-                    extract_and_assemble,
-                    feed_title=retry.feed_title,
-                    feed_language=retry.feed_language,
-                    now=now,
-                    future_skew=timedelta(seconds=self.settings.extract.future_skew),
-                    keep_raw=self.settings.extract.keep_raw_html,
-                    extra_tracking=tuple(self.settings.dedup.tracking_params),
-                )
-                try:
-                    draft = await self._in_pool(retry.url, job, entry, page)
-                    problem = draft.fetch_error
-                except Quarantined as exc:
-                    problem = str(exc)
-            elif page.outcome is Outcome.OK:
-                problem = f"not an HTML page ({page.content_type})"
-            else:
-                problem = page.error or page.outcome.value
-        if draft is not None and draft.extraction_method == "trafilatura":
-            tags = feed_tags(self.settings.feeds, item.feeds)
-            matches, evaluated = self.watch.match(
-                title=draft.title, text=draft.text, author=draft.author, feeds=item.feeds, tags=tags
-            )
-            await asyncio.to_thread(
-                self.store.items.upgrade_page, retry.item_id, draft, evaluated, matches, now
-            )
-            report.upgraded += 1
-            log.info(
-                "item %d: its page arrived on attempt %d, text and metadata taken from it: %s",
-                retry.item_id,
-                retry.attempts + 1,
-                retry.url,
-            )
-            return
-        spent = now - retry.first_failed_at
-        limit = timedelta(seconds=self.settings.fetch.page_retry_for)
-        if page.outcome is Outcome.TEMPORARY and spent < limit:
-            when = next_page_attempt(retry.attempts + 1, now, page.retry_after)
-            self.store.entries.reschedule(retry.item_id, problem or "temporary failure", when)
-            report.rescheduled += 1
-            log.info(
-                "item %d: page still unavailable (%s); next try %s", retry.item_id, problem, when
-            )
-            return
-        reason = (
-            f"the page never arrived: {retry.attempts + 1} attempts over {_span(spent)}, "
-            f"last: {problem}"
-            if page.outcome is Outcome.TEMPORARY
-            else f"the page could not be used: {problem}"
-        )
-        self.store.entries.give_up(retry.item_id, reason)
-        report.given_up += 1
-        log.warning("item %d: %s; it keeps the feed's text (%s)", retry.item_id, reason, retry.url)
-
     def _rematch(self, feed: FeedState, item_id: int) -> bool:
         """``feed`` was just found carrying stored item ``item_id``: match the item again
         with all the feeds that carry it, when feeds can change what it matches (a
@@ -845,12 +699,3 @@ def _newer(entry: ParsedEntry, stored: datetime | None) -> bool:
 def _allowed(feed: FeedState) -> str | None:
     """The one private-network host a feed may reach: its own, when it opted in."""
     return urlsplit(feed.url).hostname if feed.allow_private else None
-
-
-def _main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _span(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.1f} h" if hours >= 1 else f"{delta.total_seconds() / 60:.0f} min"

@@ -20,7 +20,8 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from monitor.orchestrator import STOP_GRACE, Orchestrator
+from monitor.orchestrator import Orchestrator
+from monitor.stopping import STOP_GRACE
 from monitor.storage import is_transient
 
 log = logging.getLogger(__name__)
