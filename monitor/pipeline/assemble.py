@@ -17,7 +17,7 @@ from monitor.pipeline.canonical import canonicalize, same_site
 from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, extract_page
 from monitor.pipeline.sketch import sketch_text
 from monitor.pipeline.text import normalised_text_hash, word_count
-from monitor.pipeline.types import Extraction, Fetched, ItemDraft, ParsedEntry
+from monitor.pipeline.types import Extraction, Fetched, ItemDraft, Outcome, ParsedEntry
 
 FEED_VERSION = "feed/1"
 T = TypeVar("T")
@@ -96,7 +96,9 @@ def assemble(
 ) -> ItemDraft:
     """Merge what the feed said about an entry with what its page said."""
     link = entry.link or ""
-    final_url = (page.final_url if page and page.final_url else None) or link
+    # A page that failed (or was refused) does not name the article: its entry's link does.
+    arrived = page is not None and page.outcome is Outcome.OK and page.final_url
+    final_url = (page.final_url if arrived and page else None) or link
     ext = extraction if extraction and extraction.text else None
     sources: dict[str, str] = {}
 

@@ -9,11 +9,14 @@ entry records why in ``ParsedFeed.problem``.
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
+import charset_normalizer
 import feedparser
 
 from monitor.pipeline.text import clean_text, html_to_text
@@ -22,8 +25,35 @@ from monitor.pipeline.types import ParsedEntry, ParsedFeed
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def _datetime(value: Any) -> datetime | None:
-    if not value:
+_ISO_DATE = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+_DECLARED_ENCODING = re.compile(rb"^\s*<\?xml[^>]*\bencoding\s*=", re.IGNORECASE)
+# what feedparser falls back to when a document's declared (or default) encoding fails
+_FALLBACKS = {"windows-1252", "cp1252", "iso-8859-2"}
+
+
+def _plausible(raw: Any) -> bool:
+    """False for a date string whose fields are out of range (``2024-13-45T99:99``):
+    feedparser rolls those over into a made-up date instead of refusing them."""
+    if not isinstance(raw, str):
+        return True
+    iso = _ISO_DATE.match(raw)
+    if iso:
+        year, month, day, hour, minute, second = (int(g) if g else 0 for g in iso.groups())
+        try:
+            datetime(year, month, day, hour, minute, second)
+        except ValueError:
+            return False
+        return True
+    if re.search(r"\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}", raw):
+        try:
+            parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return False
+    return True
+
+
+def _datetime(value: Any, raw: Any = None) -> datetime | None:
+    if not value or not _plausible(raw):
         return None
     try:
         return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
@@ -84,8 +114,8 @@ def _entry(entry: dict[str, Any], base: str, language: str | None) -> ParsedEntr
         title=_text(entry.get("title"), (entry.get("title_detail") or {}).get("type")),
         author=clean_text(str(entry["author"])) if entry.get("author") else None,
         # dict.get: FeedParserDict's own lookup falls back from updated to published.
-        published=_datetime(dict.get(entry, "published_parsed")),
-        updated=_datetime(dict.get(entry, "updated_parsed")),
+        published=_datetime(dict.get(entry, "published_parsed"), dict.get(entry, "published")),
+        updated=_datetime(dict.get(entry, "updated_parsed"), dict.get(entry, "updated")),
         summary=_text(entry.get("summary"), summary_detail.get("type")),
         content_text=_content_text(entry),
         categories=categories,
@@ -100,6 +130,10 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
     if content_type:  # may carry the charset of the HTTP header
         headers["content-type"] = content_type
     parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
+    redetected = _redetect(content, parsed, content_type)
+    if redetected is not None:
+        headers["content-type"] = "application/xml; charset=utf-8"
+        parsed = feedparser.parse(redetected, response_headers=headers, sanitize_html=True)
     feed = parsed.get("feed") or {}
     base = str(feed.get("link") or url)
     base = urljoin(url, base)
@@ -112,8 +146,12 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
         bozo = f"{type(exc).__name__}: {exc}" if exc else "malformed document"
     problem = None
     if not entries:
-        if parsed.get("version"):
+        if not content.strip():
+            problem = f"empty response ({len(content)} bytes): the server sent no feed"
+        elif parsed.get("version") and not bozo:
             problem = "the feed has no entries"
+        elif parsed.get("version"):
+            problem = f"not a readable feed: {bozo}"
         elif mime in _HTML_TYPES or content.lstrip()[:15].lower().startswith(
             (b"<!doctype html", b"<html")
         ):
@@ -128,3 +166,24 @@ def parse_feed(content: bytes, url: str, content_type: str | None = None) -> Par
         bozo=bozo,
         problem=problem,
     )
+
+
+def _redetect(content: bytes, parsed: Any, content_type: str | None) -> bytes | None:
+    """The document re-encoded as UTF-8 when it declared no encoding anywhere, was not
+    UTF-8, and feedparser fell back to Windows-1252: a Windows-1256 Arabic feed read as
+    1252 is mojibake.  The encoding is then detected from the bytes (charset-normalizer);
+    None when there is nothing better to do."""
+    if (parsed.get("encoding") or "").lower() not in _FALLBACKS:
+        return None
+    if content_type and "charset=" in content_type.lower():
+        return None
+    if _DECLARED_ENCODING.match(content[:200]):
+        return None
+    best = charset_normalizer.from_bytes(content[:65536]).best()
+    if best is None or best.encoding.replace("_", "-").lower() in _FALLBACKS:
+        return None
+    try:
+        text = content.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return text.encode("utf-8")
