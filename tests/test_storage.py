@@ -152,9 +152,17 @@ def test_database_enforces_one_item_per_feed_and_guid(store: Store) -> None:
         first, second = _item("https://example.com/a"), _item("https://example.com/b")
         session.add_all([first, second])
         session.flush()
-        session.add(FeedItem(feed_id=feed_id, item_id=first.id, entry_key="g-1", guid="g-1", first_seen_at=NOW))
+        session.add(
+            FeedItem(
+                feed_id=feed_id, item_id=first.id, entry_key="g-1", guid="g-1", first_seen_at=NOW
+            )
+        )
         session.commit()
-        session.add(FeedItem(feed_id=feed_id, item_id=second.id, entry_key="g-1", guid="g-1", first_seen_at=NOW))
+        session.add(
+            FeedItem(
+                feed_id=feed_id, item_id=second.id, entry_key="g-1", guid="g-1", first_seen_at=NOW
+            )
+        )
         with pytest.raises(IntegrityError):
             session.commit()
 
@@ -164,7 +172,9 @@ def test_database_enforces_foreign_keys(store: Store) -> None:
         item = _item("https://example.com/a")
         session.add(item)
         session.flush()
-        session.add(FeedItem(feed_id=9999, item_id=item.id, entry_key="g", guid="g", first_seen_at=NOW))
+        session.add(
+            FeedItem(feed_id=9999, item_id=item.id, entry_key="g", guid="g", first_seen_at=NOW)
+        )
         with pytest.raises(IntegrityError):
             session.commit()
 
