@@ -154,6 +154,7 @@ class Orchestrator:
             names=names,
             due_only=due_only,
             is_dead=is_dead_local,
+            reclaim_own=True,
         )
         if on_claimed:
             on_claimed(len(feeds))
@@ -329,7 +330,7 @@ class Orchestrator:
         entries = identify(parsed.entries, feed.id, self._canonical)
         self._reject(feed, [e for e in entries if e.rejected], report, now)
         entries = [e for e in entries if not e.rejected]
-        keys = [EntryKey(e.guid, e.url, e.entry.title) for e in entries]
+        keys = [EntryKey(e.guid, e.url, e.entry.title, e.key) for e in entries]
         known = self.store.items.lookup(feed.id, keys)
         unknown = [k.entry_key for k, hit in zip(keys, known, strict=True) if hit is None]
         given_up = self.store.entries.permanently_rejected(feed.id, unknown)

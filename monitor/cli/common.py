@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from logging import LogRecord
 from pathlib import Path
 from typing import NoReturn
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleRenderable
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import StyleType
+from rich.text import Text
 
 from monitor.config import Settings, load_settings, parse_duration
 from monitor.errors import ConfigError, MonitorError
@@ -52,10 +55,46 @@ class Context:
             store.close()
 
 
+# Characters that must not reach a terminal as they are: the C0 controls except tab and
+# newline (ESC starts the sequences that clear the screen, retitle the window or plant
+# hyperlinks; CR and backspace overwrite what was printed), DEL, the C1 controls (8-bit
+# ESC/CSI/OSC), the Unicode line and paragraph separators, the bidi embeddings, overrides
+# and isolates that reorder what follows them ("Trojan Source", CVE-2021-42574), and
+# lone surrogates, which the console cannot even encode.  LRM, RLM and ALM stay: Arabic
+# and Persian text uses them, and they reorder nothing beyond themselves.
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(text: str) -> str:
+    """``text`` with every character that could act on the terminal written out as an
+    escape (ESC -> ``\\x1b``, U+202E -> ``\\u202e``): shown to the analyst, never obeyed."""
+    return _UNSAFE.sub(_shown, text)
+
+
+def safe(text: str | None, style: StyleType = "") -> Text:
+    """Feed-supplied text (titles, authors, URLs, server errors...) as Rich data.
+
+    A :class:`~rich.text.Text` is never read as markup (``[red]``, ``[link=...]``) nor
+    as emoji codes (``:warning:``), which ``rich.markup.escape`` alone would still turn
+    into pictures; control characters are made visible by :func:`visible`.  Every
+    string the CLI prints that it did not write itself goes through here."""
+    return Text(visible(text or ""), style=style)
+
+
 def progress_bar() -> Progress:
-    """The progress bar of long commands: on stderr, only on a terminal, gone when done."""
+    """The progress bar of long commands: on stderr, only on a terminal, gone when done.
+
+    Descriptions are plain text (feed and watchlist names come from feeds.yaml, which
+    OPML imports fill from outside files), so they carry no markup."""
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -66,7 +105,8 @@ def progress_bar() -> Progress:
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print ``error: MESSAGE`` and exit; the message may quote URLs and server text."""
+    err.print(Text.assemble(("error:", "bold red"), " ", safe(message)), soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -80,13 +120,21 @@ def handle_errors() -> Iterator[None]:
         fail(str(exc))
 
 
+class _PlainRichHandler(RichHandler):
+    """Log lines quote feed titles, URLs and server errors: plain text, controls visible."""
+
+    def render_message(self, record: LogRecord, message: str) -> ConsoleRenderable:
+        record.markup = False  # an ``extra={"markup": True}`` must not turn it back on
+        return super().render_message(record, visible(message))
+
+
 def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(
         level=level,
         format="%(message)s",
         datefmt="[%X]",
-        handlers=[RichHandler(console=err, show_path=False, markup=False)],
+        handlers=[_PlainRichHandler(console=err, show_path=False, markup=False)],
         force=True,
     )
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):

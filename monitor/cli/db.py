@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from monitor.cli.common import Context, handle_errors, out
+from monitor.cli.common import Context, handle_errors, out, safe
 from monitor.storage import Store
 from monitor.storage.engine import head_revision
 
@@ -24,7 +24,7 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
     settings = context.settings
     with handle_errors(), Store(settings.database_url) as store:
         store.upgrade(revision)
-        out.print(f"{settings.masked_database_url}: schema at {store.current_revision()}")
+        out.print(safe(f"{settings.masked_database_url}: schema at {store.current_revision()}"))
 
 
 @app.command()
@@ -37,7 +37,7 @@ def downgrade(ctx: typer.Context, revision: str = typer.Argument(...)) -> None:
     settings = context.settings
     with handle_errors(), Store(settings.database_url) as store:
         store.downgrade(revision)
-        out.print(f"{settings.masked_database_url}: schema at {store.current_revision()}")
+        out.print(safe(f"{settings.masked_database_url}: schema at {store.current_revision()}"))
 
 
 @app.command()
@@ -54,4 +54,4 @@ def current(ctx: typer.Context) -> None:
     state = (
         "up to date" if revision == head else f"behind (latest is {head}); run monitor db upgrade"
     )
-    out.print(f"{settings.masked_database_url}: {revision or 'empty'} - {state}")
+    out.print(safe(f"{settings.masked_database_url}: {revision or 'empty'} - {state}"))

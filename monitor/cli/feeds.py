@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from monitor.cli.common import EXIT_USAGE, Context, fail, handle_errors, out, when
+from monitor.cli.common import EXIT_USAGE, Context, fail, handle_errors, out, safe, when
 from monitor.errors import ConfigError, OpmlError
 from monitor.opml import export_opml, import_opml, parse_opml
 
@@ -35,10 +35,10 @@ def list_feeds(
     for column in ("feed", "last result", "fails", "items", "last fetched", "last ok", "next"):
         table.add_column(column, justify="right" if column in ("fails", "items") else "left")
     for row in rows:
-        result = row.last_outcome or "never polled"
-        if row.last_error:
-            result = f"[red]{result}: {row.last_error}[/]"
-        name = row.name if row.active else f"[dim]{row.name} (removed)[/]"
+        # the error quotes what the server said: data, never markup
+        outcome = row.last_outcome or "never polled"
+        result = safe(f"{outcome}: {row.last_error}", "red") if row.last_error else safe(outcome)
+        name = safe(row.name) if row.active else safe(f"{row.name} (removed)", "dim")
         table.add_row(
             name,
             result,
@@ -71,11 +71,10 @@ def import_opml_command(ctx: typer.Context, file: Path = typer.Argument(..., exi
         added, skipped = import_opml(context.config_path, outlines)
     except (ConfigError, ValueError) as exc:
         fail(f"{file}: {exc}", EXIT_USAGE)
-    out.print(
-        f"{context.config_path}: added {len(added)} feeds, skipped {len(skipped)} already listed"
-    )
-    for name in added:
-        out.print(f"  + {name}")
+    counts = f"added {len(added)} feeds, skipped {len(skipped)} already listed"
+    out.print(safe(f"{context.config_path}: {counts}"))
+    for name in added:  # titles from the OPML file, whoever wrote it
+        out.print(safe(f"  + {name}"))
 
 
 @app.command("export-opml")

@@ -14,8 +14,9 @@ from typing import Any, TextIO
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
-from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, when
+from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, safe, when
 from monitor.reextract import reextract
 from monitor.storage import Store
 from monitor.storage.item_queries import StoredItem
@@ -32,6 +33,11 @@ CSV_FIELDS = (
     "site_name", "categories", "word_count", "extraction_method", "cluster_id", "duplicate_of",
     "revision", "watchlists", "text",
 )  # fmt: skip
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula (=HYPERLINK(...),
+# =cmd|...  DDE); feed authors write the titles and texts an analyst opens in Excel.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Format(StrEnum):
@@ -73,13 +79,13 @@ def list_items(
     for column in columns:
         table.add_column(column, justify="right" if column in ("id", "words", "copies") else "left")
     for item, size in rows:
-        cells = [
+        cells: list[str | Text] = [
             str(item.id),
             when(item.published_at),
-            item.title or item.url,
-            ", ".join(item.feeds),
+            safe(item.title or item.url),
+            safe(", ".join(item.feeds)),
             str(item.word_count),
-            item.extraction_method,
+            safe(item.extraction_method),
         ]
         if collapse:
             cells.insert(3, str(size - 1) if size > 1 else "")
@@ -119,8 +125,8 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
          f"({item.extractor_version})"),
         ("fetched", None, when(item.fetched_at)),
     ):  # fmt: skip
-        source = f" [dim]({sources[key]})[/]" if key and key in sources else ""
-        meta.add_row(label, f"{value or '-'}{source}")
+        source = safe(f" ({sources[key]})", "dim") if key and key in sources else ""
+        meta.add_row(label, Text.assemble(safe(value or "-"), source))
     if item.duplicate_of:
         meta.add_row("copy of", f"item {item.duplicate_of} (similarity {item.similarity:.2f})")
     if revisions:
@@ -129,12 +135,12 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
             f"{item.revision}; earlier texts kept: "
             + ", ".join(f"{r.number} (replaced {when(r.replaced_at)})" for r in revisions),
         )
-    if item.fetch_error:
-        meta.add_row("problem", f"[yellow]{item.fetch_error}[/]")
+    if item.fetch_error:  # quotes what the server said
+        meta.add_row("problem", safe(item.fetch_error, "yellow"))
     out.print(Panel(meta, title=f"item {item.id}", title_align="left"))
     if others:
         _print_cluster(item.cluster_id or item.id, others)
-    out.print(item.text or "[dim](no text)[/]", highlight=False, markup=False)
+    out.print(safe(item.text) if item.text else Text("(no text)", style="dim"))
 
 
 def _print_cluster(cluster_id: int, others: list[StoredItem]) -> None:
@@ -145,10 +151,10 @@ def _print_cluster(cluster_id: int, others: list[StoredItem]) -> None:
         similarity = "representative" if other.id == cluster_id else f"{other.similarity or 0:.2f}"
         table.add_row(
             str(other.id),
-            other.site_name or "-",
-            ", ".join(other.feeds),
+            safe(other.site_name or "-"),
+            safe(", ".join(other.feeds)),
             similarity,
-            other.title or other.url,
+            safe(other.title or other.url),
         )
     out.print(table)
 
@@ -163,6 +169,10 @@ def export(
 ) -> None:
     """Export items as JSON lines or CSV (one row per item, oldest first).
 
+    JSON lines hold the exact stored strings.  In CSV, a cell that starts with
+    = + - @, a tab or a carriage return gets a leading apostrophe, so that a
+    spreadsheet shows it as text instead of running it as a formula.
+
     Example: monitor items export --format jsonl --since 7d -o week.jsonl
     """
     context: Context = ctx.obj
@@ -176,7 +186,7 @@ def export(
             if output:
                 handle.close()
     if output:
-        err.print(f"wrote {count} items to {output}")
+        err.print(safe(f"wrote {count} items to {output}"))
 
 
 def _batches(items: Iterable[StoredItem], size: int) -> Iterator[list[StoredItem]]:
@@ -208,9 +218,19 @@ def _write(handle: TextIO, format_: Format, rows: Iterable[dict[str, Any]]) -> i
         row["feeds"] = "; ".join(row["feeds"])
         row["categories"] = "; ".join(row["categories"])
         row["watchlists"] = "; ".join(sorted({m["watchlist"] for m in row["matches"]}))
-        writer.writerow(row)
+        writer.writerow({key: spreadsheet_safe(row.get(key)) for key in CSV_FIELDS})
         count += 1
     return count
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not evaluate: ``'`` before a formula's first character.
+
+    The usual guard (OWASP, "CSV injection"): the apostrophe makes Excel and LibreOffice
+    take the cell as text.  JSON lines stay exact for programs."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 @app.command("reextract")

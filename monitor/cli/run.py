@@ -6,6 +6,7 @@ import logging
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from monitor.cli.common import (
     EXIT_USAGE,
@@ -14,7 +15,9 @@ from monitor.cli.common import (
     handle_errors,
     out,
     progress_bar,
+    safe,
     setup_logging,
+    visible,
 )
 from monitor.orchestrator import Orchestrator
 from monitor.reports import FeedReport, RunReport
@@ -30,8 +33,14 @@ def check(ctx: typer.Context) -> None:
     context: Context = ctx.obj
     settings = context.settings
     out.print(
-        f"[green]ok[/] {settings.config_path}: {len(settings.feeds)} feeds, "
-        f"{len(settings.watchlists)} watchlists, database {settings.masked_database_url}"
+        Text.assemble(
+            ("ok", "green"),
+            " ",
+            safe(
+                f"{settings.config_path}: {len(settings.feeds)} feeds, "
+                f"{len(settings.watchlists)} watchlists, database {settings.masked_database_url}"
+            ),
+        )
     )
 
 
@@ -62,6 +71,9 @@ def run(
         setup_logging(context.verbose)
         report = _run_with_progress(orchestrator, feed or None, due)
     _summary(report)
+    if report.stopped:  # a requested stop is a clean end: what was left is done next time
+        out.print("stopped on request: unfinished feeds and items are left for the next run")
+        return
     if report.feeds and len(report.failed) == len(report.feeds):
         raise typer.Exit(1)
 
@@ -74,9 +86,11 @@ def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due:
             progress.update(task, total=n)
 
         def done(report: FeedReport) -> None:
-            progress.update(task, advance=1, description=f"{report.name[:30]:<30}")
+            progress.update(task, advance=1, description=f"{visible(report.name)[:30]:<30}")
 
-        return orchestrator.run_once(names=names, due_only=due, on_claimed=claimed, on_feed=done)
+        return orchestrator.run_once(
+            names=names, due_only=due, on_claimed=claimed, on_feed=done, handle_signals=True
+        )
 
 
 def _summary(report: RunReport) -> None:
@@ -98,11 +112,11 @@ def _summary(report: RunReport) -> None:
             min_width=len(column) if justify == "right" else None,
         )
     for feed in sorted(report.feeds, key=lambda f: (not f.failed, f.name)):
-        result = f"[red]{feed.outcome.value}[/]" if feed.failed else feed.outcome.value
-        if feed.error:
-            result += f": {feed.error}"
+        result = Text(feed.outcome.value, style="red" if feed.failed else "")
+        if feed.error:  # quotes what the server or the document said
+            result.append_text(safe(f": {feed.error}"))
         table.add_row(
-            feed.name,
+            safe(feed.name),
             result,
             str(feed.entries),
             str(feed.new),
@@ -112,7 +126,8 @@ def _summary(report: RunReport) -> None:
         )
     out.print(table)
     for feed in report.failed:  # the table may cut errors short; here they are whole
-        out.print(f"[red]failed[/] {feed.name}: {feed.outcome.value}: {feed.error}", soft_wrap=True)
+        line = safe(f" {feed.name}: {feed.outcome.value}: {feed.error}")
+        out.print(Text.assemble(("failed", "red"), line), soft_wrap=True)
     ok = len(report.feeds) - len(report.failed)
     out.print(
         f"feeds: {ok} ok, {len(report.failed)} failed · items: {report.new} new, "

@@ -6,7 +6,6 @@ import json
 import sys
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from monitor.backfill import backfill
@@ -18,6 +17,7 @@ from monitor.cli.common import (
     out,
     parse_since,
     progress_bar,
+    safe,
     when,
 )
 from monitor.storage.matches import match_as_dict
@@ -55,11 +55,11 @@ def list_watchlists(ctx: typer.Context) -> None:
     for watchlist in settings.watchlists:
         scope = ", ".join([*watchlist.feeds, *(f"#{t}" for t in watchlist.tags)]) or "all feeds"
         table.add_row(
-            watchlist.name,
-            "\n".join(escape(r.query) for r in watchlist.rules),
+            safe(watchlist.name),
+            safe("\n".join(r.query for r in watchlist.rules)),
             "yes" if watchlist.fuzzy else "no",
-            scope,
-            ", ".join(watchlist.recipients) or "-",
+            safe(scope),
+            safe(", ".join(watchlist.recipients) or "-"),
             str(counts.get(watchlist.name, 0)),
         )
     out.print(table)
@@ -93,8 +93,10 @@ def backfill_command(
                 settings, store, name, when_since, lambda n: progress.advance(task, n)
             )
     out.print(
-        f"{name}: {report.items} items checked, {report.matched_items} matched "
-        f"({report.matches} matches)"
+        safe(
+            f"{name}: {report.items} items checked, {report.matched_items} matched "
+            f"({report.matches} matches)"
+        )
     )
 
 
@@ -127,14 +129,16 @@ def list_matches(
         table.add_column(column, justify="right" if column == "item" else "left")
     for row in rows:
         match = row.record
-        snippet = escape(match.snippet)
+        matched = safe(match.matched)  # the article's own words
+        if match.fuzzy:
+            matched.append(" (variant)", style="dim")
         table.add_row(
             str(row.item_id),
             when(row.matched_at),
-            match.watchlist,
-            escape(match.rule),
-            escape(match.matched) + (" [dim](variant)[/]" if match.fuzzy else ""),
-            match.field,
-            snippet,
+            safe(match.watchlist),
+            safe(match.rule),
+            matched,
+            safe(match.field),
+            safe(match.snippet),
         )
     out.print(table)

@@ -59,6 +59,16 @@ def _when(entry: ParsedEntry) -> datetime:
     return entry.updated or entry.published or _OLDEST
 
 
+def _says(entry: ParsedEntry) -> str:
+    """What an entry says: two entries under one key that say different things are two."""
+    return _digest(
+        entry.title,
+        entry.summary,
+        entry.content_text,
+        entry.published.isoformat() if entry.published else None,
+    )
+
+
 def identify(
     entries: Sequence[ParsedEntry], feed_id: int, canonical: Callable[[str], str]
 ) -> list[Identified]:
@@ -79,46 +89,55 @@ def identify(
             )
             continue
         canon.append(canonical(link))
+    says = [_says(e) for e in entries]
     # Fragments that tell entries of this document apart stay in their identity.
     fragments: defaultdict[str, set[str]] = defaultdict(set)
     for entry, url in zip(entries, canon, strict=True):
         if url is not None and entry.link:
             fragments[url].add(urlsplit(entry.link).fragment)
     anchored = {url for url, found in fragments.items() if len(found) > 1}
-    # GUIDs repeated under different links are not identities.
-    links_of_guid: defaultdict[str, set[str | None]] = defaultdict(set)
+    # A GUID is an identity when every entry carrying it is the same entry: one link
+    # (or, without links, the same words).  Repeated GUIDs are not identities.
+    carriers: defaultdict[str, set[str]] = defaultdict(set)
     identity_urls: list[str | None] = []
-    for entry, url in zip(entries, canon, strict=True):
+    for index, (entry, url) in enumerate(zip(entries, canon, strict=True)):
         fragment = urlsplit(entry.link).fragment if entry.link else ""
         if url is not None and url in anchored and fragment:
             url = f"{url}#{fragment}"
         identity_urls.append(url)
         if entry.guid:
-            links_of_guid[entry.guid].add(url)
-    results: list[Identified] = []
-    seen: set[str] = set()
+            carriers[entry.guid].add(url if url is not None else f"says:{says[index]}")
+    planned: list[tuple[int, str | None, str | None, str | None]] = []
     for index, (entry, url) in enumerate(zip(entries, identity_urls, strict=True)):
-        guid = entry.guid if entry.guid and len(links_of_guid[entry.guid]) == 1 else None
-        fetch = url is not None and "#" not in url
+        trusted = bool(entry.guid) and len(carriers[entry.guid or ""]) == 1
+        guid = entry.guid if trusted else None
         reason = rejected.get(index)
         if url is None and reason is None:
-            if entry.guid:
-                url = f"urn:monitor:feed:{feed_id}:guid:{_digest(entry.guid)}"
-                guid = entry.guid
+            if guid:
+                url = f"urn:monitor:feed:{feed_id}:guid:{_digest(guid)}"
             elif entry.title or entry.summary or entry.content_text:
-                digest = _digest(
-                    entry.title,
-                    entry.summary,
-                    entry.content_text,
-                    entry.published.isoformat() if entry.published else None,
-                )
-                url = f"urn:monitor:feed:{feed_id}:entry:{digest}"
+                url = f"urn:monitor:feed:{feed_id}:entry:{_digest(entry.guid, says[index])}"
             else:
                 reason = "the entry has no link, GUID, title or text: nothing to store"
+        planned.append((index, guid, url, reason))
+    # Entries under one key that say different things (a live page's updates without
+    # GUIDs) are each their own entry: every one of them is keyed by what it says, so
+    # the keys do not depend on the order of the document.
+    sayings: defaultdict[str, set[str]] = defaultdict(set)
+    for index, guid, url, _reason in planned:
+        sayings[entry_key(guid, url if url is not None else entries[index].link)].add(says[index])
+    results: list[Identified] = []
+    seen: set[str] = set()
+    for index, guid, url, reason in planned:
+        entry = entries[index]
         key = entry_key(guid, url if url is not None else entry.link)
+        if len(sayings[key]) > 1:
+            key = f"{key}#{says[index][:16]}"
         if key in seen:
             continue  # the same entry twice in one document
         seen.add(key)
-        results.append(Identified(entry, guid, url, key, fetch and reason is None, reason))
+        linked = identity_urls[index]  # None for link-less entries (their url is a urn)
+        fetch = linked is not None and "#" not in linked and reason is None
+        results.append(Identified(entry, guid, url, key, fetch, reason))
     results.sort(key=lambda r: _when(r.entry), reverse=True)
     return results

@@ -156,18 +156,20 @@ class FeedRepository:
         due_only: bool = True,
         limit: int | None = None,
         is_dead: Callable[[str], bool] | None = None,
+        reclaim_own: bool = False,
     ) -> list[FeedState]:
         """Lease feeds to ``owner``: due ones (or all active ones) that no live lease holds.
 
-        A lease is live until it expires, unless ``owner`` holds it (left by an
-        earlier poll of this process that could not record its end, say in a
-        database outage) or ``is_dead`` says its holder is gone (a worker of
-        this host killed with SIGKILL): those are taken over at once.  On
+        A lease is live until it expires, unless ``reclaim_own`` and ``owner``
+        holds it (left by an earlier poll of this process that could not record
+        its end, say in a database outage; a process polls once at a time) or
+        ``is_dead`` says its holder is gone (a worker of this host killed with
+        SIGKILL): those are taken over at once.  On
         PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED``, so
         several workers can claim at once without taking the same feed.
         """
         with self._sessions.begin() as session:
-            free = [owner]
+            free = [owner] if reclaim_own else []
             if is_dead is not None:
                 holders = session.scalars(
                     select(Feed.lease_owner)

@@ -36,10 +36,16 @@ class EntryKey:
     guid: str | None
     url: str | None
     title: str | None = None
+    key: str | None = None  # the entry's key in its feed, when not simply its GUID or link
 
     @property
     def entry_key(self) -> str:
-        return entry_key(self.guid, self.url)
+        return self.key or entry_key(self.guid, self.url)
+
+    @property
+    def plain(self) -> bool:
+        """Known by its GUID or link alone (not one of several entries under them)."""
+        return self.key is None or self.key == entry_key(self.guid, self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +193,9 @@ class ItemRepository(ItemQueries):
                 result.append(Known(item_id, True, updated))
                 continue
             rows = own_urls.get(key.url or "", [])
-            same = [r for r in rows if key.guid is None or r[0] == key.title]
+            # the same entry under a changed GUID or key: the same link and title (or, for
+            # the only entry without GUID under its link, the same link)
+            same = [r for r in rows if (key.guid is None and key.plain) or r[0] == key.title]
             if same:
                 result.append(Known(same[0][1], True, same[0][2]))
             elif rows:
