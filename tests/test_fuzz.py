@@ -22,13 +22,11 @@ every run tries the same inputs (the file takes well under 20 s).  For a longer
 hunt, ``MONITOR_FUZZ_EXAMPLES=5000 pytest tests/test_fuzz.py`` runs that many
 random examples per test; a failure prints the blob that reproduces it.
 
-Three defects of ``parse_feed`` are known, each pinned by a strict xfail below:
-an HTML fragment holding a C0 control character (``html_to_text``), a numeric
-character reference to a surrogate or past U+10FFFF in a document that
-feedparser's loose parser reads (``handle_charref``), and an XML declaration
-whose encoding name is not UTF-8 (``convert_to_utf8``).  The fuzz laws set
-exactly those exceptions aside (:data:`KNOWN_DEFECTS`) so that they keep
-guarding everything else; when an xfail starts passing, remove it and its entry.
+The defects it found are fixed and their cases kept as plain tests below: an HTML
+fragment holding a C0 control character (``html_to_text``), a numeric character
+reference to a surrogate or past U+10FFFF in a document feedparser's loose parser
+reads, an XML declaration whose encoding name is not UTF-8, and a NUL reaching
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -36,9 +34,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,44 +143,6 @@ def assert_no_leak(value: Any) -> None:
 
 
 # -- the known defect --------------------------------------------------------------------
-
-
-def _frames(exc: BaseException) -> list[str]:
-    return [frame.name for frame in traceback.extract_tb(exc.__traceback__)]
-
-
-# name -> the exception it raises, told apart by type, message and the function raising it
-KNOWN_DEFECTS: dict[str, Callable[[BaseException], bool]] = {
-    # test_parse_feed_reads_html_content_holding_control_characters
-    "html_to_text: lxml refuses a control character": lambda exc: (
-        isinstance(exc, ValueError)
-        and "All strings must be XML compatible" in str(exc)
-        and "html_to_text" in _frames(exc)
-    ),
-    # test_parse_feed_reads_out_of_range_character_references
-    "feedparser handle_charref: chr() of a surrogate or past U+10FFFF": lambda exc: (
-        isinstance(exc, UnicodeEncodeError | ValueError | OverflowError)
-        and _frames(exc)[-1:] == ["handle_charref"]
-    ),
-    # test_parse_feed_reads_an_undecodable_encoding_name
-    "feedparser convert_to_utf8: an encoding name that is not UTF-8": lambda exc: (
-        isinstance(exc, UnicodeDecodeError) and _frames(exc)[-1:] == ["convert_to_utf8"]
-    ),
-}
-
-
-def known_defect(exc: BaseException) -> str | None:
-    return next((name for name, test in KNOWN_DEFECTS.items() if test(exc)), None)
-
-
-def parse_or_known(content: bytes, url: str, content_type: str | None) -> ParsedFeed | None:
-    """``parse_feed``, or None when it raised one of the known defects."""
-    try:
-        return parse_feed(content, url, content_type)
-    except (ValueError, OverflowError) as exc:  # UnicodeEncodeError is a ValueError
-        if known_defect(exc):
-            return None
-        raise
 
 
 # -- seeds and hostile fragments -----------------------------------------------------------
@@ -409,7 +368,7 @@ def check_draft(draft: ItemDraft, now: datetime, skew: timedelta) -> None:
 @fuzz(250)
 @given(doc=st.one_of(mutated(FEED_SEEDS), with_doctype(FEED_SEEDS)), content_type=content_types)
 def test_parse_feed_survives_mutated_feeds(doc: bytes, content_type: str | None) -> None:
-    feed = parse_or_known(secret_in(doc), FEED_URL, content_type)
+    feed = parse_feed(secret_in(doc), FEED_URL, content_type)
     if feed is not None:
         check_feed(feed)
 
@@ -417,7 +376,7 @@ def test_parse_feed_survives_mutated_feeds(doc: bytes, content_type: str | None)
 @fuzz(150)
 @given(doc=filled_feed(), content_type=content_types)
 def test_parse_feed_survives_random_fields(doc: bytes, content_type: str | None) -> None:
-    feed = parse_or_known(doc, FEED_URL, content_type)
+    feed = parse_feed(doc, FEED_URL, content_type)
     if feed is not None:
         check_feed(feed)
 
@@ -425,7 +384,7 @@ def test_parse_feed_survives_random_fields(doc: bytes, content_type: str | None)
 @fuzz(150)
 @given(doc=st.binary(max_size=4096), content_type=content_types)
 def test_parse_feed_survives_random_bytes(doc: bytes, content_type: str | None) -> None:
-    feed = parse_or_known(doc, FEED_URL, content_type)
+    feed = parse_feed(doc, FEED_URL, content_type)
     if feed is not None:
         check_feed(feed)
 
@@ -501,9 +460,7 @@ def test_assembled_drafts_are_stored(
     future: timedelta,
 ) -> None:
     store, feed_id = fuzz_store
-    feed = parse_or_known(secret_in(feed_doc), FEED_URL, "application/rss+xml")
-    if feed is None:
-        return
+    feed = parse_feed(secret_in(feed_doc), FEED_URL, "application/rss+xml")
     now = datetime.now(UTC)
     page_doc = secret_in(page_doc)
     for entry in [e for e in feed.entries if e.link][:3]:  # as the orchestrator: linked ones
@@ -600,13 +557,6 @@ def test_entity_bombs_are_bounded() -> None:
     assert datetime.now(UTC) - started < timedelta(seconds=20)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="known defect: monitor.pipeline.text.html_to_text sets element.text to a string "
-    "holding a C0 control character (any but NUL, tab, LF, CR), which lxml refuses ('All "
-    "strings must be XML compatible'); parse_feed raises and the whole feed poll fails",
-)
 @pytest.mark.parametrize("control", ["\x01", "\x08", "\x0c", "\x1b", "\x1f"], ids=repr)
 def test_parse_feed_reads_html_content_holding_control_characters(control: str) -> None:
     doc = rss(b"", b"Title", f"&lt;p&gt;before{control}after&lt;/p&gt;".encode())
@@ -616,11 +566,6 @@ def test_parse_feed_reads_html_content_holding_control_characters(control: str) 
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a NUL in a feed's text reaches ItemDraft, and PostgreSQL text "
-    "columns refuse it (psycopg DataError, not even a StorageError): the item is lost",
-)
 def test_a_nul_in_a_feed_entry_is_stored_on_postgresql(pg_url: str) -> None:
     feed = parse_feed(rss(b"", b"Title\x00with a NUL", b"Body\x00text"), FEED_URL, None)
     [entry] = feed.entries
@@ -632,13 +577,6 @@ def test_a_nul_in_a_feed_entry_is_stored_on_postgresql(pg_url: str) -> None:
         store_and_check(store, add_feeds(store, "Fuzz")["Fuzz"], draft, entry.link)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(UnicodeEncodeError, ValueError, OverflowError),
-    reason="known defect: feedparser's loose parser (any document that is not well-formed) "
-    "calls chr(n).encode() on a character reference in handle_charref, and parse_feed lets "
-    "the UnicodeEncodeError / ValueError / OverflowError through: the whole feed poll fails",
-)
 @pytest.mark.parametrize("reference", ["&#xD800;", "&#57343;", "&#x110000;", "&#99999999999;"])
 def test_parse_feed_reads_out_of_range_character_references(reference: str) -> None:
     doc = rss(b"", f"Cedar {reference} Crescent & Daily".encode())  # the bare & is malformed
@@ -648,38 +586,8 @@ def test_parse_feed_reads_out_of_range_character_references(reference: str) -> N
     assert entry.title is not None and "Crescent" in entry.title
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="known defect: feedparser's convert_to_utf8 decodes the XML declaration's "
-    "encoding name as UTF-8 and parse_feed lets the UnicodeDecodeError through (found by "
-    "a one-bit flip of broken.rss): the whole feed poll fails",
-)
 @pytest.mark.parametrize("name", [b"\xd5TF-8", b"\xff"], ids=repr)
 def test_parse_feed_reads_an_undecodable_encoding_name(name: bytes) -> None:
     declared = b'encoding="' + name + b'"'
     doc = rss(b"", b"Cedar Crescent Daily").replace(b'encoding="utf-8"', declared)
     check_feed(parse_feed(doc, FEED_URL, "application/rss+xml"))
-
-
-def test_known_defect_filter_is_narrow() -> None:
-    """The fuzz laws set aside the known defects only: the same messages raised
-    from anywhere else, or other errors of the same types, still fail them."""
-
-    def html_to_text() -> None:  # the name alone does not make it the known defect...
-        raise TypeError("All strings must be XML compatible")
-
-    def elsewhere() -> None:  # ...nor the message alone
-        raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes")
-
-    def handle_charref_caller() -> None:
-        chr(0x110000)
-
-    def convert_to_utf8_caller() -> None:
-        b"\xd5TF-8".decode("utf-8")
-
-    culprits = (html_to_text, elsewhere, handle_charref_caller, convert_to_utf8_caller)
-    for culprit in (*culprits, lambda: int("x")):
-        with pytest.raises((TypeError, ValueError)) as caught:
-            culprit()
-        assert known_defect(caught.value) is None

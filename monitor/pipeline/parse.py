@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import charset_normalizer
 import feedparser
 
-from monitor.pipeline.text import clean_text, html_to_text
+from monitor.pipeline.text import clean_text, html_to_text, strip_controls
 from monitor.pipeline.types import ParsedEntry, ParsedFeed
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
@@ -99,17 +99,17 @@ def _entry(entry: dict[str, Any], base: str, language: str | None) -> ParsedEntr
             (lk.get("href") for lk in entry.get("links") or () if lk.get("rel") == "alternate"),
             None,
         )
-    guid = entry.get("id") or None
+    guid = strip_controls(str(entry.get("id"))) if entry.get("id") else None
     summary_detail = entry.get("summary_detail") or {}
     categories = tuple(
         dict.fromkeys(
-            str(tag.get("term")).strip()
+            clean_text(str(tag.get("term")))
             for tag in entry.get("tags") or ()
-            if tag.get("term") and str(tag.get("term")).strip()
+            if tag.get("term") and clean_text(str(tag.get("term")))
         )
     )
     return ParsedEntry(
-        link=urljoin(base, str(link).strip()) if link else None,
+        link=urljoin(base, strip_controls(str(link)).strip()) if link else None,
         guid=str(guid).strip() if guid else None,
         title=_text(entry.get("title"), (entry.get("title_detail") or {}).get("type")),
         author=clean_text(str(entry["author"])) if entry.get("author") else None,
@@ -124,16 +124,47 @@ def _entry(entry: dict[str, Any], base: str, language: str | None) -> ParsedEntr
     )
 
 
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,16})|([0-9]{1,20}));")
+
+
+def _valid_charrefs(content: bytes) -> bytes:
+    """Character references to no character (a surrogate, past U+10FFFF) become U+FFFD:
+    feedparser's loose parser raises on them, which failed the whole feed."""
+
+    def fix(match: re.Match[bytes]) -> bytes:
+        hexa, decimal = match.groups()
+        value = int(hexa, 16) if hexa else int(decimal)
+        if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+            return b"&#xFFFD;"
+        return match.group(0)
+
+    return _CHARREF.sub(fix, content) if b"&#" in content else content
+
+
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document fetched from ``url`` (its final URL after redirects)."""
+    content = _valid_charrefs(content)
     headers = {"content-location": url}
     if content_type:  # may carry the charset of the HTTP header
         headers["content-type"] = content_type
-    parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
-    redetected = _redetect(content, parsed, content_type)
-    if redetected is not None:
-        headers["content-type"] = "application/xml; charset=utf-8"
-        parsed = feedparser.parse(redetected, response_headers=headers, sanitize_html=True)
+    try:
+        parsed = feedparser.parse(content, response_headers=headers, sanitize_html=True)
+        redetected = _redetect(content, parsed, content_type)
+        if redetected is not None:
+            headers["content-type"] = "application/xml; charset=utf-8"
+            parsed = feedparser.parse(redetected, response_headers=headers, sanitize_html=True)
+    except (ValueError, OverflowError, UnicodeError) as error:
+        # feedparser's loose parser trips on some broken documents (an undecodable
+        # encoding name in the XML declaration): the feed is unreadable, not a defect.
+        why = f"{type(error).__name__}: {error}"
+        return ParsedFeed(
+            title=None,
+            link=url,
+            language=None,
+            entries=(),
+            bozo=why,
+            problem=f"not a readable feed: the parser failed ({why})",
+        )
     feed = parsed.get("feed") or {}
     base = str(feed.get("link") or url)
     base = urljoin(url, base)

@@ -20,8 +20,19 @@ _BLANK_LINES = re.compile(r"\n\s*\n+")
 _WORDS = re.compile(r"\w+")
 
 
+# C0 controls but tab, newline and carriage return, and lone surrogates: no text has them,
+# PostgreSQL refuses NUL, and lxml refuses them all.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROLS.sub("", text)
+
+
 def clean_text(text: str) -> str:
-    """Collapse runs of spaces, trim every line, keep paragraph breaks."""
+    """Collapse runs of spaces, trim every line, keep paragraph breaks; control characters
+    other than line breaks and tabs are dropped."""
+    text = strip_controls(text)
     lines = (_SPACES.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
     joined = "\n".join(lines)
     return _BLANK_LINES.sub("\n", joined).strip()
@@ -31,6 +42,7 @@ def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment, one line per block element."""
     if "<" not in fragment:
         return clean_text(html.unescape(fragment))
+    fragment = strip_controls(fragment)
     try:
         root = lxml.html.fromstring(f"<div>{fragment}</div>")
     except (etree.ParserError, ValueError):

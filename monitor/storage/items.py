@@ -64,7 +64,23 @@ class StoredPage:
     extractor_version: str
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL text refuses NUL; the pipeline drops control characters, this is the
+    last guard (a NUL in any field would otherwise lose the item on PostgreSQL only)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_no_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_no_nul(k): _no_nul(v) for k, v in value.items()}
+    return value
+
+
 def _item_values(draft: ItemDraft) -> dict[str, Any]:
+    return {k: _no_nul(v) for k, v in _raw_values(draft).items()}
+
+
+def _raw_values(draft: ItemDraft) -> dict[str, Any]:
     return {
         "url": draft.url,
         "canonical_url": draft.canonical_url,
