@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
 from werkzeug import Request, Response
 
+from monitor.cli import app
 from monitor.config import Settings, load_settings
 from monitor.orchestrator import Orchestrator
 from monitor.pool import WorkerPool
@@ -80,6 +82,14 @@ def article(n: int, extra: str = "") -> str:
     )
     body = '<div class="entry-content">'
     return PAGE.replace(body, body + marker, 1).replace("<article", f"{extra}<article", 1)
+
+
+def cli(config: Path, *args: str) -> str:
+    result = CliRunner().invoke(
+        app, ["--config", str(config), *args], catch_exceptions=False, env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
 
 
 def settings_of(config: Path) -> Settings:
@@ -162,9 +172,8 @@ def test_page_that_fails_temporarily_is_fetched_again_and_upgrades_its_item(
 
     site.route("/story/", page)
     watchlists = [{"name": "Axis", "rules": [PAGE_ONLY_WORD]}]
-    settings = settings_of(
-        write_config([{"name": "Wire", "url": site.url("/feed.xml")}], watchlists=watchlists)
-    )
+    config = write_config([{"name": "Wire", "url": site.url("/feed.xml")}], watchlists=watchlists)
+    settings = settings_of(config)
     first = poll(settings)
     assert first.new == 1
     with opened(settings) as store:
@@ -172,6 +181,9 @@ def test_page_that_fails_temporarily_is_fetched_again_and_upgrades_its_item(
         assert item.extraction_method == "feed-summary"
         assert store.items.pending_ids() == {item.id}
         assert store.matches.list(watchlist="Axis") == []
+    pending = cli(config, "items", "list", "--pending")
+    assert "1 items waiting for their page" in pending and "Funeral crowds" in pending
+    assert "pending: it will be fetched again" in cli(config, "items", "show", str(item.id))
     # The page is up again; the retry waits for its time (2 minutes, or Retry-After).
     state["up"] = True
     assert poll(settings).pages.tried == 0
@@ -189,6 +201,7 @@ def test_page_that_fails_temporarily_is_fetched_again_and_upgrades_its_item(
         hits = store.matches.list(watchlist="Axis")
         assert hits and {h.item_id for h in hits} == {item.id}
         assert store.items.count() == 1
+    assert "0 items waiting for their page" in cli(config, "items", "list", "--pending")
 
 
 def test_page_retries_end_with_the_reason_after_page_retry_for(
@@ -293,7 +306,8 @@ def test_repeated_guids_link_less_entries_and_unusable_links(
         Entry("Data link", "data:text/html,<b>x</b>"),
     ]
     site.serve("/feed.xml", rss(entries))
-    settings = settings_of(write_config([{"name": "Odd", "url": site.url("/feed.xml")}]))
+    config = write_config([{"name": "Odd", "url": site.url("/feed.xml")}])
+    settings = settings_of(config)
     first = poll(settings)
     assert (first.new, first.feeds[0].rejected) == (4, 2)
     with opened(settings) as store:
@@ -304,6 +318,10 @@ def test_repeated_guids_link_less_entries_and_unusable_links(
     assert entry_titles == sorted(e.title for e in entries[:4])
     assert sorted(r.title or "" for r in rejections) == ["Data link", "Script link"]
     assert all("scheme" in r.reason and r.permanent for r in rejections)
+    listed = cli(config, "items", "rejected")
+    assert "2 entries not stored" in listed and "javascript: scheme" in listed
+    exported = cli(config, "items", "export", "--format", "jsonl")
+    assert "Second under a reused GUID" in exported  # each entry's own title is exported
     site.serve("/feed.xml", rss(entries, title="rebuilt"))
     again = poll(settings)
     assert (again.new, again.feeds[0].rejected) == (0, 2)

@@ -19,11 +19,11 @@ from rich.text import Text
 from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, safe, when
 from monitor.reextract import reextract
 from monitor.storage import Store
-from monitor.storage.item_queries import StoredItem
+from monitor.storage.item_queries import EntryRecord, StoredItem
 from monitor.storage.matches import match_as_dict
 
 app = typer.Typer(
-    help="The stored articles: list, show, export, re-extract.\n\n"
+    help="The stored articles: list, show, export, re-extract, and the entries not stored.\n\n"
     "Example: monitor items list --since 1d",
     no_args_is_help=True,
 )
@@ -31,7 +31,7 @@ app = typer.Typer(
 CSV_FIELDS = (
     "id", "url", "canonical_url", "title", "author", "published_at", "feeds", "language",
     "site_name", "categories", "word_count", "extraction_method", "cluster_id", "duplicate_of",
-    "revision", "watchlists", "text",
+    "revision", "watchlists", "fetch_error", "text",
 )  # fmt: skip
 
 
@@ -54,14 +54,23 @@ def list_items(
     collapse: bool = typer.Option(
         False, "--collapse", "-c", help="One line per story: copies elsewhere are folded in."
     ),
+    pending: bool = typer.Option(
+        False,
+        "--pending",
+        help="Only items still waiting for their article page (it failed temporarily and "
+        "will be fetched again); they have the feed's text meanwhile.",
+    ),
 ) -> None:
     """List stored items, newest first.
 
     With --collapse, the copies of one story (the same article through other
     outlets, near-duplicates) make one line, counted in the "copies" column.
+    With --pending, only the items whose page is still to be fetched again.
 
     Example: monitor items list --feed "Al Jazeera" --since 2d --collapse
     """
+    if collapse and pending:
+        fail("--collapse and --pending do not go together; use one of them", EXIT_USAGE)
     context: Context = ctx.obj
     when_since = parse_since(since)
     if feed and context.settings.feed(feed) is None:
@@ -70,8 +79,9 @@ def list_items(
         if collapse:
             rows = store.items.list_clusters(feed=feed, since=when_since, limit=limit)
         else:
-            rows = [(i, 1) for i in store.items.list(feed=feed, since=when_since, limit=limit)]
-    noun = "stories" if collapse else "items"
+            listed = store.items.list(feed=feed, since=when_since, limit=limit, pending=pending)
+            rows = [(i, 1) for i in listed]
+    noun = "stories" if collapse else "items waiting for their page" if pending else "items"
     table = Table(title=f"{len(rows)} {noun}", title_justify="left")
     columns = ["id", "published", "title", "feeds", "words", "text from"]
     if collapse:
@@ -104,6 +114,8 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
         item = store.items.get(item_id)
         others = store.items.cluster(item_id)
         revisions = store.items.revisions(item_id)
+        entries = store.items.entries([item_id])[item_id]
+        pending = item_id in store.items.pending_ids()
     if item is None:
         fail(f"no item with id {item_id}; see monitor items list", EXIT_USAGE)
     meta = Table.grid(padding=(0, 2))
@@ -137,10 +149,29 @@ def show(ctx: typer.Context, item_id: int = typer.Argument(..., metavar="ID")) -
         )
     if item.fetch_error:  # quotes what the server said
         meta.add_row("problem", safe(item.fetch_error, "yellow"))
+    if pending:
+        meta.add_row("page", Text("pending: it will be fetched again", style="yellow"))
     out.print(Panel(meta, title=f"item {item.id}", title_align="left"))
+    if len(entries) > 1:
+        _print_entries(entries)
     if others:
         _print_cluster(item.cluster_id or item.id, others)
     out.print(safe(item.text) if item.text else Text("(no text)", style="dim"))
+
+
+def _print_entries(entries: list[EntryRecord]) -> None:
+    table = Table(title="the feed entries that led to this item", title_justify="left")
+    for column in ("feed", "first seen", "guid", "link", "title"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(
+            safe(entry.feed),
+            when(entry.first_seen_at),
+            safe(entry.guid or "-"),
+            safe(entry.url or "-"),
+            safe(entry.title or "-"),
+        )
+    out.print(table)
 
 
 def _print_cluster(cluster_id: int, others: list[StoredItem]) -> None:
@@ -155,6 +186,40 @@ def _print_cluster(cluster_id: int, others: list[StoredItem]) -> None:
             safe(", ".join(other.feeds)),
             similarity,
             safe(other.title or other.url),
+        )
+    out.print(table)
+
+
+@app.command("rejected")
+def rejected(
+    ctx: typer.Context,
+    feed: str | None = typer.Option(None, "--feed", "-f", help="Only this feed's entries."),
+    limit: int = typer.Option(100, "--limit", "-n", min=1, help="At most this many rows."),
+) -> None:
+    """List the feed entries that were not stored, with the reason, newest first.
+
+    An entry is "permanent" when it will not be tried again (a javascript: link,
+    an entry with nothing in it, or one that failed three polls in a row);
+    otherwise the next poll tries it again.
+
+    Example: monitor items rejected --feed "Al Jazeera"
+    """
+    context: Context = ctx.obj
+    if feed and context.settings.feed(feed) is None:
+        fail(f"no feed named {feed!r} in {context.settings.config_path}", EXIT_USAGE)
+    with context.store() as store:
+        rows = store.entries.rejections(feed=feed, limit=limit)
+    table = Table(title=f"{len(rows)} entries not stored", title_justify="left")
+    for column in ("feed", "last seen", "entry", "reason", "tries", "permanent"):
+        table.add_column(column, justify="right" if column == "tries" else "left")
+    for row in rows:
+        table.add_row(
+            safe(row.feed),
+            when(row.last_seen_at),
+            safe(row.title or row.link or row.guid or row.entry_key),
+            safe(row.reason),
+            str(row.attempts),
+            "yes" if row.permanent else "no",
         )
     out.print(table)
 
@@ -198,10 +263,22 @@ def _batches(items: Iterable[StoredItem], size: int) -> Iterator[list[StoredItem
 def _with_matches(store: Store, items: Iterable[StoredItem]) -> Iterator[dict[str, Any]]:
     """Each item as a dict with its watch matches, read a batch of items at a time."""
     for batch in _batches(items, 500):
-        matches = store.matches.for_items([item.id for item in batch])
+        ids = [item.id for item in batch]
+        matches = store.matches.for_items(ids)
+        entries = store.items.entries(ids)
         for item in batch:
             row = item.as_dict()
             row["matches"] = [match_as_dict(m) for m in matches.get(item.id, [])]
+            row["entries"] = [
+                {
+                    "feed": e.feed,
+                    "guid": e.guid,
+                    "url": e.url,
+                    "title": e.title,
+                    "first_seen_at": e.first_seen_at.isoformat(),
+                }
+                for e in entries.get(item.id, [])
+            ]
             yield row
 
 

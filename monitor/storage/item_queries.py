@@ -73,6 +73,8 @@ class StoredItem:
             "extraction_method": self.extraction_method,
             "extractor_version": self.extractor_version,
             "field_sources": self.field_sources,
+            "fetch_status": self.fetch_status,
+            "fetch_error": self.fetch_error,
             "cluster_id": self.cluster_id,
             "duplicate_of": self.duplicate_of,
             "similarity": self.similarity,
@@ -266,9 +268,18 @@ class ItemQueries:
             ]
 
     def list(
-        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+        self,
+        feed: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 50,
+        *,
+        pending: bool = False,
     ) -> list[StoredItem]:
-        query = self._select(feed, since).order_by(
+        """Items, newest first; ``pending``: only those whose page is still awaited."""
+        query = self._select(feed, since)
+        if pending:
+            query = query.where(Item.id.in_(select(PageRetry.item_id)))
+        query = query.order_by(
             func.coalesce(Item.published_at, Item.fetched_at).desc(), Item.id.desc()
         )
         if limit:
