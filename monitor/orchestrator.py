@@ -317,6 +317,8 @@ class Orchestrator:
         parsed: ParsedFeed,
         report: FeedReport,
     ) -> None:
+        """Every entry of the document: known ones counted or linked, new ones worked
+        (newest first, within the poll's budgets), the rest left for the next poll."""
         report.entries = len(parsed.entries)
         if not parsed.entries:
             if parsed.problem and parsed.problem != "the feed has no entries":
@@ -327,6 +329,32 @@ class Orchestrator:
                 "feed %r: malformed document, read what could be read: %s", feed.name, parsed.bozo
             )
         now = self.clock()
+        fresh = self._new_entries(feed, parsed, report, now)
+        total_new, budget = len(fresh), self.settings.fetch.max_entries_per_poll
+        if total_new > budget:
+            log.warning(
+                "feed %r: %d new entries; the newest %d now, the rest at the next polls",
+                feed.name,
+                total_new,
+                budget,
+            )
+            report.deferred += total_new - budget
+            fresh = fresh[:budget]
+        tasks = [
+            asyncio.create_task(self.stop.guard(self._new_entry(fetcher, feed, parsed, i, k, r)))
+            for i, k, r in fresh
+        ]
+        if tasks:
+            await self._within_budget(feed, tasks)
+            self._tally(feed, fresh, tasks, report, now)
+        if report.deferred and not report.error:
+            report.error = f"{report.deferred} of {total_new} new entries left for the next poll"
+
+    def _new_entries(
+        self, feed: FeedState, parsed: ParsedFeed, report: FeedReport, now: datetime
+    ) -> list[tuple[Identified, EntryKey, int | None]]:
+        """The entries to work, newest first, with the stored item each revises (if any).
+        Entries already stored are counted; those stored for another feed are linked."""
         entries = identify(parsed.entries, feed.id, self._canonical)
         self._reject(feed, [e for e in entries if e.rejected], report, now)
         entries = [e for e in entries if not e.rejected]
@@ -362,36 +390,35 @@ class Orchestrator:
                 report.matched += self._rematch(feed, hit.item_id)
             else:
                 report.seen += 1
-        budget, total_new = self.settings.fetch.max_entries_per_poll, len(fresh)
-        if len(fresh) > budget:
-            log.warning(
-                "feed %r: %d new entries; the newest %d now, the rest at the next polls",
-                feed.name,
-                len(fresh),
-                budget,
-            )
-            report.deferred += len(fresh) - budget
-            fresh = fresh[:budget]
-        tasks = [
-            asyncio.create_task(self.stop.guard(self._new_entry(fetcher, feed, parsed, i, k, r)))
-            for i, k, r in fresh
-        ]
-        if not tasks:
-            return
-        # The budget is for working entries: reading a huge document does not use it up,
-        # or a feed of 50,000 entries would never get to its first page.
+        return fresh
+
+    async def _within_budget(self, feed: FeedState, tasks: Sequence[asyncio.Task[T]]) -> None:
+        """Wait for the entries' work, at most ``fetch.feed_budget``; cancel what is left.
+        The budget is for working entries: reading a huge document does not use it up,
+        or a feed of 50,000 entries would never get to its first page."""
         _done, late = await asyncio.wait(tasks, timeout=self.settings.fetch.feed_budget)
-        if late:
-            log.warning(
-                "feed %r: the poll's time budget (fetch.feed_budget, %ds) ran out with %d "
-                "entries unfinished; they are left for the next poll",
-                feed.name,
-                self.settings.fetch.feed_budget,
-                len(late),
-            )
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        if not late:
+            return
+        log.warning(
+            "feed %r: the poll's time budget (fetch.feed_budget, %ds) ran out with %d "
+            "entries unfinished; they are left for the next poll",
+            feed.name,
+            self.settings.fetch.feed_budget,
+            len(late),
+        )
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+    def _tally(
+        self,
+        feed: FeedState,
+        fresh: Sequence[tuple[Identified, EntryKey, int | None]],
+        tasks: Sequence[asyncio.Task[tuple[Stored | None, bool, bool, bool]]],
+        report: FeedReport,
+        now: datetime,
+    ) -> None:
+        """What became of each worked entry, into the report; failures recorded."""
         stored_keys: list[str] = []
         for (ident, key, revisit), task in zip(fresh, tasks, strict=True):
             error = None if task.cancelled() else task.exception()
@@ -416,8 +443,6 @@ class Orchestrator:
             report.page_failures += page_failed
         if stored_keys:  # entries that failed before and are stored now
             self.store.entries.forget_rejections(feed.id, stored_keys)
-        if report.deferred and not report.error:
-            report.error = f"{report.deferred} of {total_new} new entries left for the next poll"
 
     def _reject(
         self, feed: FeedState, entries: Sequence[Identified], report: FeedReport, now: datetime
