@@ -11,11 +11,15 @@ file is refused, ``MONITOR_DATABASE_URL`` is where it belongs.
 
 from __future__ import annotations
 
+import codecs
+import difflib
 import os
 import re
-from collections.abc import Mapping
+import reprlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -25,8 +29,19 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    NodeEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
+from ruamel.yaml.reader import ReaderError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -87,12 +102,24 @@ class _Model(BaseModel):
 
 
 def _http_url(value: Any) -> str:
+    """A feed URL: http or https, a host, no spaces; each refusal says how to fix it."""
+    expected = "expected an http:// or https:// URL"
     if not isinstance(value, str):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        raise ValueError(f"{expected}, got {value!r}; write the feed's address in full")
     url = value.strip()
-    if not re.match(r"^https?://[^\s/]+", url, re.IGNORECASE):
-        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-    return url
+    if re.search(r"\s", url):
+        raise ValueError(f"{expected} without spaces, got {url!r}; remove them or write %20")
+    if re.match(r"^https?://[^/?#]+", url, re.IGNORECASE):
+        return url
+    scheme = re.match(r"^([a-z][a-z0-9+.-]*):(?!\d)", url, re.IGNORECASE)
+    if scheme is None:
+        raise ValueError(f"{expected}, got {url!r}; add the scheme: https://{url}")
+    if scheme.group(1).lower() in ("http", "https"):
+        raise ValueError(f"{expected}, got {url!r}; write the host name after the //")
+    raise ValueError(
+        f"{expected}, got {url!r}; monitor cannot poll {scheme.group(1)}: URLs, "
+        "give the feed's http or https address"
+    )
 
 
 class FeedDefaults(_Model):
@@ -243,25 +270,293 @@ def _yaml() -> YAML:
     return yaml
 
 
+# -- reading the file: every refusal names the file, the line and field if any, and a fix --
+
+MAX_CONFIG_BYTES = 4 * 1024**2  # ten thousand feeds are about 1 MB; more is not a feeds.yaml
+MAX_DEPTH = 32  # feeds.yaml nests five levels at most; a runaway paste is reported, not a crash
+_NO_LINE = "so there is no line to point at"
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_NOT_PRINTABLE = re.compile("[^\t\n\r -~\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SYNTAX_HINTS = (
+    ("'\\t'", "YAML does not allow tabs for indentation: indent with spaces"),
+    ("duplicate key", "a key may appear only once in a mapping: keep one of them"),
+    (
+        "mapping values are not allowed",
+        "a value that contains ': ' must be quoted (url: \"...\"); otherwise check the indentation",
+    ),
+    ("could not find expected ':'", "write each entry as key: value, with a space after the colon"),
+    ("end of stream", "the quote or bracket opened here is never closed: close it"),
+    ("expected <block end>", "the indentation is off: align the keys of one entry"),
+    ("undefined alias", "an *alias needs an &anchor of the same name above it"),
+)
+
+
+class _Short(reprlib.Repr):
+    """A bounded repr that also bounds ruamel's lists and mappings (an alias bomb is huge)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring, self.maxother, self.maxlevel = 80, 80, 1
+        self.maxlist = self.maxtuple = self.maxdict = 4
+
+    # reprlib dispatches on the type's name: repr_<TypeName>
+    def repr_CommentedSeq(self, value: Any, level: int) -> str:
+        return self.repr_list(value, level)
+
+    def repr_CommentedMap(self, value: Any, level: int) -> str:
+        return self.repr_dict(value, level)
+
+
+_short = _Short()
+
+
 def read_yaml(path: Path) -> Any:
-    """Read ``path`` with line information kept; raise ConfigError on syntax errors."""
+    """Read ``path`` with line information kept; raise ConfigError saying what to fix."""
+    return _read_document(path)[0]
+
+
+def _read_document(path: Path) -> tuple[Any, str]:
+    """The YAML document of ``path`` (None when it has none) and the file's text."""
+    text = _decode(path, _read_bytes(path))
+    cut = _bracket_cut(text)
+    if cut is not None:  # ruamel's scanner is quadratic in flow depth: look at the start only
+        too_deep = _too_deep(path, text[:cut])
+        if too_deep is not None:
+            raise too_deep
     try:
-        text = path.read_text(encoding="utf-8")
+        return _yaml().load(text), text
+    except MarkedYAMLError as exc:
+        raise _syntax_error(path, text, exc) from None
+    except ReaderError as exc:  # a character YAML forbids, such as NUL in a binary file
+        raise _bad_character(path, text, exc.position) from None
+    except RecursionError:  # the composer recurses once per level of nesting
+        raise _too_deep(path, text) or ConfigError(
+            f"{path}: nested too deeply to read, {_NO_LINE}; feeds.yaml needs five levels at "
+            "most. Look for a runaway paste or unclosed brackets."
+        ) from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file. Create it (see feeds.yaml in the repository for an "
             "example) or pass --config PATH."
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc}).") from None
-    try:
-        return _yaml().load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+    except IsADirectoryError:
+        inside = path / DEFAULT_CONFIG.name
+        example = f", e.g. --config {inside}" if inside.is_file() else ""
         raise ConfigError(
-            f"{where}: invalid YAML: {exc.problem or exc.context}. Fix the syntax at that spot."
+            f"{path}: is a directory, not a file, {_NO_LINE}. Pass --config with the path "
+            f"of the YAML file itself{example}."
         ) from None
+    except PermissionError:
+        raise ConfigError(
+            f"{path}: permission denied: {_user()} may not read it, {_NO_LINE}. Make it "
+            f"readable (e.g. chmod a+r {path}) or run monitor as a user who may read it."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot be read ({exc.strerror or exc}), {_NO_LINE}. Check the path "
+            "given to --config."
+        ) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{path}: larger than {MAX_CONFIG_BYTES // 1024**2} MiB, {_NO_LINE}; a feeds.yaml "
+            "is a few hundred KB at most. Check that --config names the configuration, not a "
+            "database, a log or an export."
+        )
+    return data
+
+
+def _user() -> str:
+    uid = os.geteuid()
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _decode(path: Path, data: bytes) -> str:
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise ConfigError(
+                f"{path}: the whole file is {name} (it starts with a {name} byte-order mark), "
+                f"{_NO_LINE}; monitor reads UTF-8. Save it as UTF-8, e.g. with "
+                f"iconv -f {name} -t UTF-8."
+            )
+    if b"\x00" in data:  # before decoding: a binary file fails both ways, NUL says which
+        text = data.decode("utf-8", errors="replace")
+        nul = len(data[: data.index(b"\x00")].decode("utf-8", errors="replace"))
+        raise _bad_character(path, text, nul)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        line, column = _position(data[: exc.start].decode("utf-8", errors="replace"))
+        field = _trace(text, line, column)[0]
+        raise ConfigError(
+            f"{path}:{line}:{column}: {field or '(top level)'}: not UTF-8: byte "
+            f"0x{data[exc.start]:02x} cannot be decoded (the file was perhaps saved as Latin-1 "
+            "or Windows-1252). Save it as UTF-8, e.g. with iconv -f LATIN1 -t UTF-8."
+        ) from None
+
+
+def _position(prefix: str) -> tuple[int, int]:
+    """1-based line and column just after ``prefix``."""
+    return prefix.count("\n") + 1, len(prefix) - prefix.rfind("\n")
+
+
+def _syntax_error(path: Path, text: str, exc: MarkedYAMLError) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = str(exc.problem or exc.context or "unreadable YAML")
+    if "end of stream" in problem and exc.context_mark is not None:
+        # an unclosed quote or bracket: where it opens is the place to fix
+        mark, problem = exc.context_mark, f"{problem} {exc.context}"
+    hint = next((h for key, h in _SYNTAX_HINTS if key in problem), None)
+    hint = hint or "fix the syntax at that spot (often a missing quote, colon or space)"
+    if mark is None:
+        return ConfigError(f"{path}: invalid YAML: {problem}; {hint}.")
+    field, inside = _trace(text, mark.line + 1, mark.column + 1)
+    where = f" {'in' if inside else 'after'} {field}" if field else ""
+    return ConfigError(
+        f"{path}:{mark.line + 1}:{mark.column + 1}: invalid YAML{where}: {problem}; {hint}."
+    )
+
+
+def _bad_character(path: Path, text: str, position: int) -> ConfigError:
+    line, column = _position(text[:position])
+    field = _trace(_NOT_PRINTABLE.sub("\ufffd", text), line, column)[0] or "(top level)"
+    code = ord(text[position]) if position < len(text) else 0
+    if code == 0:
+        what = (
+            "a NUL byte: this is a binary file, not YAML. Check that --config names your "
+            "feeds.yaml and not the database or another file"
+        )
+    else:
+        what = (
+            f"the control character U+{code:04X}, which YAML does not allow. Delete it (it "
+            "often comes from text pasted out of a PDF or a word processor)"
+        )
+    return ConfigError(f"{path}:{line}:{column}: {field}: {what}.")
+
+
+def _bracket_cut(text: str) -> int | None:
+    """Where ``[`` and ``{`` first nest deeper than MAX_DEPTH + 1, quotes ignored.
+
+    A cheap test that may overcount (brackets in quoted text); the parser decides.
+    """
+    depth = 0
+    for bracket in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if bracket.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH + 1:
+            return bracket.end()
+    return None
+
+
+def _too_deep(path: Path, text: str) -> ConfigError | None:
+    """The error for the first node nested deeper than MAX_DEPTH, if there is one."""
+    for depth, event, label, _inside in _walk(text):
+        if depth > MAX_DEPTH:
+            mark = event.start_mark
+            return ConfigError(
+                f"{path}:{mark.line + 1}:{mark.column + 1}: {label or '(top level)'}: nested "
+                f"more than {MAX_DEPTH} levels deep; feeds.yaml needs five at most. Look there "
+                "for unclosed [ or { brackets."
+            )
+    return None
+
+
+@dataclass
+class _Frame:
+    """One open mapping or sequence while the YAML events are followed."""
+
+    sequence: bool
+    index: int = -1
+    key: str | None = None
+    in_value: bool = False
+    name: str | None = None
+
+
+def _trace(text: str, line: int, column: int) -> tuple[str, bool]:
+    """The field the parser was in at ``line:column`` (1-based), and whether inside its value.
+
+    Used where no tree exists (a syntax error, bytes that do not decode): the event
+    stream is followed up to that spot or up to the error, whichever comes first.
+    """
+    field, inside, last = "", False, None
+    for _depth, event, label, in_value in _walk(text):
+        if (event.start_mark.line + 1, event.start_mark.column + 1) > (line, column):
+            break
+        field, inside, last = label, in_value, event
+    if inside and isinstance(last, ScalarEvent) and last.end_mark.line + 1 < line:
+        # the key's value was on its own line, which the parser had not handed over yet
+        rest = text.split("\n")[last.end_mark.line][last.end_mark.column :].lstrip(" :")
+        inside = not rest.strip() or rest.startswith("#")
+    return field, inside
+
+
+def _walk(text: str) -> Iterator[tuple[int, Event, str, bool]]:
+    """Yield (depth, event, field label, inside a value) after each YAML event of ``text``."""
+    frames: list[_Frame] = []
+    try:
+        for event in _yaml().parse(text):
+            _follow(frames, event)
+            yield (len(frames), event, *_label(frames))
+    except (YAMLError, RecursionError):
+        return  # the syntax error itself: the last state yielded is where the parser stood
+
+
+def _follow(frames: list[_Frame], event: Event) -> None:
+    if isinstance(event, CollectionEndEvent):
+        if frames:
+            frames.pop()
+        if frames:
+            frames[-1].in_value = False
+        return
+    if not isinstance(event, NodeEvent):
+        return  # stream and document events
+    parent = frames[-1] if frames else None
+    opens = isinstance(event, CollectionStartEvent)
+    if parent is not None and parent.sequence:
+        parent.index += 1
+    elif parent is not None and not parent.in_value:  # a key
+        parent.key, parent.in_value = str(getattr(event, "value", "?")), True
+        if not opens:
+            return
+    elif parent is not None:  # a value
+        if parent.key == "name" and isinstance(event, ScalarEvent):
+            parent.name = str(event.value)
+        parent.in_value = opens
+    if opens:
+        frames.append(_Frame(sequence=isinstance(event, SequenceStartEvent)))
+
+
+def _label(frames: list[_Frame]) -> tuple[str, bool]:
+    """``feeds[2] (X).interval`` for the open frames, as :func:`_describe` writes it."""
+    parts: list[str] = []
+    for position, frame in enumerate(frames[:12]):
+        if frame.sequence and frame.index >= 0:
+            child = frames[position + 1] if position + 1 < len(frames) else None
+            name = child.name if child is not None and not child.sequence else None
+            parts.append(f"[{frame.index}]" + (f" ({name})" if name else ""))
+        elif not frame.sequence and frame.key is not None:
+            parts.append(("." if parts else "") + frame.key)
+        else:
+            break
+    if len(frames) > 12:
+        parts.append("...")
+    inside = bool(frames) and (frames[-1].sequence or frames[-1].in_value)
+    return "".join(parts), inside
 
 
 def _line_of(root: Any, loc: tuple[int | str, ...]) -> int | None:
@@ -335,7 +630,7 @@ def _apply_defaults(raw: Any) -> Any:
                 entry = {k: v for k, v in defaults.items() if k != "tags"}
                 entry.update(feed)
                 base, own = defaults.get("tags") or [], feed.get("tags") or []
-                if isinstance(base, list) and isinstance(own, list):
+                if _scalars(base) and _scalars(own):
                     entry["tags"] = list(dict.fromkeys(str(t) for t in [*base, *own]))
                 # otherwise the wrong type is left in place for validation to report
                 merged.append(entry)
@@ -345,9 +640,20 @@ def _apply_defaults(raw: Any) -> Any:
     return data
 
 
-def _duplicates(raw: Any) -> list[tuple[int | str, ...]]:
-    """Locations of every feed name, feed URL or watchlist name already used above it."""
-    found: list[tuple[int | str, ...]] = []
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float)
+
+
+def _scalars(value: Any) -> bool:
+    """A list of plain values (never str() a nested or aliased structure: it may be huge)."""
+    return isinstance(value, list) and all(
+        isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+    )
+
+
+def _duplicates(raw: Any) -> list[tuple[tuple[str, int, str], int]]:
+    """Each feed name, feed URL or watchlist name used above it, with the first index."""
+    found: list[tuple[tuple[str, int, str], int]] = []
     if not isinstance(raw, Mapping):
         return found
     for section, fields in (("feeds", ("name", "url")), ("watchlists", ("name",))):
@@ -355,16 +661,115 @@ def _duplicates(raw: Any) -> list[tuple[int | str, ...]]:
         if not isinstance(entries, list):
             continue
         for field in fields:
-            seen: set[str] = set()
+            seen: dict[str, int] = {}
             for index, entry in enumerate(entries):
                 value = entry.get(field) if isinstance(entry, Mapping) else None
                 if not isinstance(value, str):
                     continue
                 key = value.strip()
                 if key in seen:
-                    found.append((section, index, field))
-                seen.add(key)
+                    found.append(((section, index, field), seen[key]))
+                seen.setdefault(key, index)
     return found
+
+
+def _strip(kind: Any) -> Any:
+    while get_origin(kind) is Annotated:
+        kind = get_args(kind)[0]
+    return kind
+
+
+def _is_model(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, BaseModel)
+
+
+def _schema(loc: tuple[int | str, ...]) -> tuple[Any, FieldInfo | None]:
+    """The declared type at ``loc`` in the file's schema, and the model field ``loc`` ends in."""
+    kind: Any = _File
+    info: FieldInfo | None = None
+    for key in loc:
+        kind, info = _strip(kind), None
+        if isinstance(key, str) and _is_model(kind) and key in kind.model_fields:
+            info = kind.model_fields[key]
+            kind = info.annotation
+        elif isinstance(key, int) and get_origin(kind) in (list, tuple):
+            kind = get_args(kind)[0]
+        elif isinstance(key, str) and get_origin(kind) is dict:
+            kind = get_args(kind)[1]
+        else:
+            return None, None
+    return _strip(kind), info
+
+
+_UNITS = {parse_duration: ("seconds", "s", "15m"), parse_size: ("bytes", " bytes", "1MB")}
+
+
+def _unit(info: FieldInfo | None) -> tuple[str, str, str] | None:
+    """(unit, suffix, example) of a duration or size field."""
+    for item in info.metadata if info else ():
+        func = getattr(item, "func", None)
+        if func in _UNITS:
+            return _UNITS[func]
+    return None
+
+
+def _unknown_field(loc: tuple[int | str, ...]) -> str:
+    model = _schema(loc[:-1])[0]
+    fields = list(model.model_fields) if _is_model(model) else []
+    close = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field; did you mean {close[0]}? (docs/configuration.md lists them all)"
+    known = f" the fields here are {', '.join(fields)};" if fields else ""
+    return f"unknown field;{known} check its spelling against docs/configuration.md"
+
+
+def _message(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
+    """pydantic's message for one error, rewritten to say what to write instead."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    got = f"got {_short.repr(value)}"
+    declared, info = _schema(loc)
+    if kind == "extra_forbidden":
+        return _unknown_field(loc)
+    if kind == "missing":
+        return f"required field is missing; add a {loc[-1]}: line to this entry"
+    if value is None and kind.endswith("_type"):
+        return "has no value (nothing after the colon); write one or delete the line"
+    if kind in ("list_type", "tuple_type"):
+        if loc[-1] in ("feeds", "watchlists"):
+            return f"expected a list of {loc[-1]}, each entry a '- name: ...' line, {got}"
+        return f"expected a list such as [a, b], {got}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        needs = [n for n, f in declared.model_fields.items() if f.is_required()]
+        fields = " with " + " and ".join(f"{n}:" for n in needs) if _is_model(declared) else ""
+        return f"expected a mapping{fields} (key: value lines), {got}"
+    unit = _unit(info)
+    if kind in ("greater_than_equal", "greater_than") and unit:
+        bound = ctx.get("ge", ctx.get("gt"))
+        return (
+            f"{got} but it should be greater than or equal to {bound} {unit[0]} "
+            f"({bound}{unit[1]}); write e.g. {unit[2]}"
+        )
+    rewritten = {
+        "bool_parsing": f"expected a boolean (true or false), {got}",
+        "bool_type": f"expected a boolean (true or false), {got}",
+        "int_parsing": f"expected an integer (a whole number), {got}",
+        "int_type": f"expected an integer (a whole number), {got}",
+        "int_from_float": f"expected an integer (a whole number), {got}",
+        "float_parsing": f"expected a number such as 10 or 2.5, {got}",
+        "float_type": f"expected a number such as 10 or 2.5, {got}",
+        "string_type": f"expected a string (text), {got}; "
+        + ("put it in quotes" if _is_scalar(value) else "write plain text, not a list or mapping"),
+        "string_too_short": "must not be empty; write a value or delete the line",
+        "too_short": f"should have at least {ctx.get('min_length')} item(s), got none; add one",
+        "greater_than_equal": f"should be greater than or equal to {ctx.get('ge')}, {got}",
+        "greater_than": f"should be greater than {ctx.get('gt')}, {got}",
+        "less_than_equal": f"should be at most {ctx.get('le')}, {got}",
+        "less_than": f"should be less than {ctx.get('lt')}, {got}",
+    }
+    if kind in rewritten:
+        return rewritten[kind]
+    message = error["msg"].removeprefix("Value error, ")
+    return message if kind == "value_error" else f"{message}; see docs/configuration.md"
 
 
 def _database_url(file_value: str | None, config_dir: Path, env: Mapping[str, str]) -> str:
@@ -417,12 +822,23 @@ def load_settings(
     """Load and validate ``path``; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
     env = os.environ if env is None else env
-    raw = read_yaml(path)
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
+    raw, text = _read_document(path)
+    if raw is None and not text.strip():
         raise ConfigError(
-            f"{path}:1: expected a mapping with keys such as feeds:, defaults:, watchlists:"
+            f"{path}: the file is empty ({'0 bytes' if not text else 'blank space only'}), "
+            f"{_NO_LINE}; "
+            "a configuration lists its feeds under feeds:. Write them in it (see "
+            "docs/configuration.md), or pass --config with the file you meant."
+        )
+    if raw is None:
+        raw = {}  # only comments: a configuration that lists nothing yet
+    if not isinstance(raw, Mapping):
+        lc = getattr(raw, "lc", None)
+        line = lc.line + 1 if lc is not None and lc.line is not None else 1
+        raise ConfigError(
+            f"{path}:{line}: expected a mapping at the top level with keys such as feeds:, "
+            f"defaults:, watchlists:, got {_short.repr(raw)}. Start the file with a line "
+            "feeds: and list the feeds under it (see docs/configuration.md)."
         )
     problems: list[str] = []
 
@@ -438,27 +854,29 @@ def load_settings(
         parsed = _File.model_validate(_apply_defaults(raw))
     except ValidationError as exc:
         for error in exc.errors():
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown field; check its spelling against docs/configuration.md"
-            elif error["type"] == "missing":
-                message = "required field is missing"
-            elif error["type"] in ("list_type", "tuple_type"):
-                message = f"expected a list such as [a, b], got {error['input']!r}"
-            report(_source_loc(raw, tuple(error["loc"])), message)
+            loc = _source_loc(raw, tuple(error["loc"]))
+            report(loc, _message(error, loc))
     if parsed is not None:
         for position, watchlist in enumerate(parsed.watchlists):
             problem = _compile_problem(watchlist)
             if problem:
                 report(("watchlists", position, "variants"), problem)
-    for loc in _duplicates(raw):
+    for loc, first in _duplicates(raw):
         section, index, field = loc
         value = raw[section][index][field]
         what = "feed" if section == "feeds" else "watchlist"
-        report(loc, f"duplicate {what} {field} {value!r}: each must be unique; rename or remove it")
+        report(
+            loc,
+            f"duplicate {what} {field} {value!r}, already used by {section}[{first}] at line "
+            f"{_line_of(raw, (section, first, field))}: each must be unique; rename or remove one",
+        )
     if problems or parsed is None:
         problems.sort(key=_line_key)
-        raise ConfigError(f"{path}: {len(problems)} problem(s) in the configuration", problems)
+        raise ConfigError(
+            f"{path}: {len(problems)} problem(s) in the configuration; fix each one below, "
+            "then run monitor check",
+            problems,
+        )
     try:
         database_url = _database_url(parsed.database, path.resolve().parent, env)
     except ValueError as exc:

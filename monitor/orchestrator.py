@@ -77,6 +77,7 @@ class Orchestrator:
         *,
         clock: Callable[[], datetime] = utcnow,
         pool: WorkerPool | None = None,
+        stop: StopSignal | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -87,7 +88,7 @@ class Orchestrator:
         self._own_pool = pool is None
         self.watch = WatchStage(settings.watchlists)
         self._writer: BatchWriter
-        self.stop = StopSignal()
+        self.stop = stop or StopSignal()
         self._page_slots = asyncio.Semaphore(1)
         self._retries = PageRetries(
             settings,

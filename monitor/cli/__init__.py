@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import typer
@@ -33,7 +34,12 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     config: Path = typer.Option(
-        DEFAULT_CONFIG, "--config", "-c", help="The feeds.yaml to use.", envvar="MONITOR_CONFIG"
+        DEFAULT_CONFIG,
+        "--config",
+        "-c",
+        help="The feeds.yaml to use.",
+        envvar="MONITOR_CONFIG",
+        readable=False,  # monitor says itself what is wrong with an unreadable file
     ),
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="-v info, -vv debug."),
     version: bool = typer.Option(
@@ -52,4 +58,10 @@ app.add_typer(db.app, name="db")
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The command is over and its work recorded.  A SIGTERM while the interpreter winds
+        # down (joining the pool's processes) changes nothing, and must not turn a clean
+        # exit into death by signal.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import typer
 from rich.table import Table
@@ -21,6 +25,9 @@ from monitor.cli.common import (
 )
 from monitor.orchestrator import Orchestrator
 from monitor.reports import FeedReport, RunReport
+from monitor.stopping import StopSignal
+
+log = logging.getLogger(__name__)
 
 
 def check(ctx: typer.Context) -> None:
@@ -53,29 +60,73 @@ def run(
 ) -> None:
     """Poll the feeds and store their articles; without --once, run as a service.
 
+    SIGTERM or Ctrl-C stops cleanly: the work in flight finishes (up to 5 s), the
+    rest is left for the next run, and the exit status is 0.
+
     Example: monitor run --once
     """
     context: Context = ctx.obj
     settings = context.settings
+    if not once and (feed or due):
+        fail(
+            "--feed and --due only go with --once; the service (run without --once) polls "
+            "every feed when it is due. Try: monitor run --once --feed NAME",
+            EXIT_USAGE,
+        )
     unknown = [name for name in feed or () if settings.feed(name) is None]
     if unknown:
         fail(f"no feed named {', '.join(map(repr, unknown))} in {settings.config_path}", EXIT_USAGE)
-    with context.store() as store, handle_errors(), Orchestrator(settings, store) as orchestrator:
-        if not once:
-            from monitor.service import serve
+    stop = StopSignal()
+    if not once:
+        from monitor.service import serve
 
+        with (
+            context.store() as store,
+            handle_errors(),
+            Orchestrator(settings, store, stop=stop) as orchestrator,
+        ):
             setup_logging(context.verbose, default=logging.INFO)
             orchestrator.sync_feeds()
             serve(orchestrator, tick)
-            return
-        setup_logging(context.verbose)
-        report = _run_with_progress(orchestrator, feed or None, due)
-    _summary(report)
-    if report.stopped:  # a requested stop is a clean end: what was left is done next time
-        out.print("stopped on request: unfinished feeds and items are left for the next run")
         return
+    with _stop_on_signals(stop):  # until the summary is out: a late SIGTERM is a clean stop
+        with (
+            context.store() as store,
+            handle_errors(),
+            Orchestrator(settings, store, stop=stop) as orchestrator,
+        ):
+            setup_logging(context.verbose)
+            report = _run_with_progress(orchestrator, feed or None, due)
+        _summary(report)
+        if report.stopped or stop.requested:  # a clean end: what was left is done next time
+            out.print("stopped on request: unfinished feeds and items are left for the next run")
+            return
     if report.feeds and len(report.failed) == len(report.feeds):
         raise typer.Exit(1)
+
+
+@contextmanager
+def _stop_on_signals(stop: StopSignal) -> Iterator[None]:
+    """For the whole of ``run --once``: the first SIGTERM or SIGINT asks for a clean
+    stop, a second one interrupts at once.  (The service installs its own handlers.)"""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.requested:
+            raise KeyboardInterrupt
+        log.warning(
+            "received %s: finishing the work in flight (up to %.0fs), leaving the rest for the "
+            "next run; send it again to stop at once",
+            signal.Signals(signum).name,
+            stop.grace,
+        )
+        stop.request()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due: bool) -> RunReport:
@@ -88,9 +139,7 @@ def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due:
         def done(report: FeedReport) -> None:
             progress.update(task, advance=1, description=f"{visible(report.name)[:30]:<30}")
 
-        return orchestrator.run_once(
-            names=names, due_only=due, on_claimed=claimed, on_feed=done, handle_signals=True
-        )
+        return orchestrator.run_once(names=names, due_only=due, on_claimed=claimed, on_feed=done)
 
 
 def _summary(report: RunReport) -> None:
