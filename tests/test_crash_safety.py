@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import (
+from tests.newsroom import (
     Newsroom,
     audit_store,
     end_session,

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tests.conftest import Newsroom, audit_store, end_session, session_processes
+from tests.newsroom import Newsroom, audit_store, end_session, session_processes
 from tests.pgcluster import PgCluster
 
 TICK = 1
