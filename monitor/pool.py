@@ -11,7 +11,10 @@ a rebuild instead:
   WARNING with the keys that were in flight;
 * every task in flight fails when one worker dies, so most victims are
   bystanders: they are retried one at a time in the fresh pool while new
-  submissions wait, which tells the culprit from the bystanders;
+  submissions wait, which tells the culprit from the bystanders.  A fresh
+  pool first runs a no-op, so that workers which die as they start (a failing
+  initializer) are reported as :class:`WorkerStartupError`, not blamed on a
+  task;
 * a task that breaks the pool again while running alone has killed a worker
   twice: its key is quarantined (:class:`Quarantined`) and later calls for it
   raise at once without touching the pool.  The set lives in memory; the
@@ -48,7 +51,9 @@ RETIRE_TIMEOUT = 30.0
 # How long close() lets running tasks finish before it terminates the workers.
 CLOSE_TIMEOUT = 30.0
 # A worker has ended and the executor is still shutting down this long after: it is stuck.
-STUCK_GRACE = 1.0
+# (A normal stop ends every worker within milliseconds, once the last task is done.)
+STUCK_GRACE = 0.25
+_PROBE = "(probe)"  # the key of the no-op that checks a fresh pool
 _LOGGED_KEYS = 10  # keys named in a rebuild's log line; the rest are counted
 
 
@@ -56,7 +61,34 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     """A pool whose workers start with the extraction stack imported and warmed up."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["monitor.pipeline.extract", "monitor.pipeline.parse"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=warm_up)
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=start_worker,
+        initargs=(os.getpid(),),
+    )
+
+
+def start_worker(parent: int) -> None:
+    """A worker's start: follow ``parent`` (the monitor process) and warm up.
+
+    A worker of a monitor process killed with SIGKILL would otherwise wait for
+    work forever, holding its memory (about 115 MB): nothing tells it that its
+    parent is gone, since its parent is the fork server.  A daemon thread checks
+    once a second and ends the worker when the monitor process is gone."""
+    threading.Thread(target=_follow, args=(parent,), name="follow-parent", daemon=True).start()
+    warm_up()
+
+
+def _follow(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            continue  # alive (a recycled pid of another user would also land here)
 
 
 def worker_count(configured: int) -> int:
@@ -79,11 +111,11 @@ class Quarantined(MonitorError):
 
 
 class WorkerStartupError(MonitorError):
-    """The workers exit by themselves as they start (exit code 0): no task is to blame.
+    """A fresh pool broke running a no-op: its workers cannot start, no input is to blame.
 
-    ``ProcessPoolExecutor`` workers whose initializer raises log "Exception in
-    initializer" and exit 0.  Quarantining the victims would then quarantine
-    every input, so they get this error instead and nothing is quarantined.
+    For example ``ProcessPoolExecutor`` workers whose initializer raises log
+    "Exception in initializer" and exit.  Quarantining the victims would then
+    quarantine every input, so they get this error instead.
     """
 
 
@@ -93,7 +125,6 @@ class _Breakage:
 
     detail: str  # "exit code -9 / signal SIGKILL"
     worker_died: bool = True
-    startup_failure: bool = False
 
 
 _UNKNOWN = _Breakage("exit code unknown")
@@ -117,6 +148,7 @@ class _LoopState:
     open: asyncio.Event = field(default_factory=asyncio.Event)  # set: no victims waiting
     solo: asyncio.Lock = field(default_factory=asyncio.Lock)  # held by the victim running alone
     victims: int = 0
+    startup_failure: str | None = None  # a fresh pool failed its probe during this recovery
 
 
 class WorkerPool:
@@ -130,6 +162,7 @@ class WorkerPool:
         self._factory: Callable[[], Executor] = factory or partial(make_pool, workers)
         self._executor: Executor | None = None
         self._generation = 0
+        self._proven = 0  # the latest generation known to have finished a task
         self._flight: dict[int, Counter[str]] = {}  # generation -> keys in flight
         self._breaks: dict[int, Future[_Breakage]] = {}  # generation -> what killed it
         self._quarantine: dict[str, tuple[str, str]] = {}  # key -> (kind, reason)
@@ -171,6 +204,7 @@ class WorkerPool:
         finally:
             state.victims -= 1
             if not state.victims:
+                state.startup_failure = None
                 state.open.set()
 
     def close(self) -> None:
@@ -178,7 +212,7 @@ class WorkerPool:
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
-            _shut_down(executor, CLOSE_TIMEOUT)
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -219,7 +253,7 @@ class WorkerPool:
         flight = self._flight.setdefault(generation, Counter())
         flight[key] += 1
         try:
-            return await asyncio.wrap_future(future)
+            result = await asyncio.wrap_future(future)
         except BrokenExecutor as exc:
             self._note_break(generation, exc)
             raise _Broken(generation, exc, ran=True) from exc
@@ -234,6 +268,9 @@ class WorkerPool:
                 del flight[key]
             if not flight and generation != self._generation:
                 self._flight.pop(generation, None)
+        if generation == self._generation:
+            self._proven = generation
+        return result
 
     def _note_break(self, generation: int, error: BrokenExecutor) -> None:
         """Retire the broken executor, once per break: the first victim to see it does."""
@@ -273,12 +310,6 @@ class WorkerPool:
             while True:
                 self._require_open(key)
                 breakage = await self._breakage(broken.generation)
-                if breakage.startup_failure:
-                    raise WorkerStartupError(
-                        f"the worker processes exit as they start ({breakage.detail}) with no "
-                        f"task to blame, so {kind} {key} was not run: the pool's initializer is "
-                        "probably failing; look for 'Exception in initializer' in the log"
-                    ) from broken.error
                 if kills >= 2:
                     verb = "killed a worker process" if breakage.worker_died else "broke the pool"
                     reason = f"{verb} twice ({breakage.detail})"
@@ -286,11 +317,32 @@ class WorkerPool:
                     log.warning("quarantined %s %s: it %s", kind, key, reason)
                     raise Quarantined(key, reason, kind) from broken.error
                 self._refuse_quarantined(key)  # the same key may have been a victim twice
+                await self._prove(state, key, kind)
                 try:
                     return await self._attempt(key, fn, args)
                 except _Broken as again:
                     broken = again
                     kills += int(again.ran)
+
+    async def _prove(self, state: _LoopState, key: str, kind: str) -> None:
+        """Before a victim runs alone in a fresh pool, check that the pool can run a no-op.
+
+        A pool whose workers die as they start (a failing initializer or
+        preload) would otherwise get every victim quarantined.  One failed
+        probe fails the other victims of the same recovery at once.
+        """
+        while state.startup_failure is None and self._proven != self._generation:
+            try:
+                await self._attempt(_PROBE, os.getpid, ())
+            except _Broken as broken:
+                if broken.ran:
+                    state.startup_failure = (await self._breakage(broken.generation)).detail
+        if state.startup_failure is not None:
+            raise WorkerStartupError(
+                f"the worker processes die before finishing a no-op ({state.startup_failure}), "
+                f"so {kind} {key} was not run: their start-up (initializer, preloaded modules) "
+                "is failing; see the log (e.g. 'Exception in initializer')"
+            )
 
 
 def _retire_in_background(
@@ -333,10 +385,7 @@ def _retire(executor: Executor, error: BrokenExecutor) -> _Breakage:
     # The executor terminates (SIGTERM) the survivors itself; the dead worker is the odd one.
     dead = [c for c in codes if c is not None and c != -signal.SIGTERM]
     if dead:
-        return _Breakage(
-            ", ".join(sorted({_exit_text(c) for c in dead})),
-            startup_failure=all(c == 0 for c in dead),
-        )
+        return _Breakage(", ".join(sorted({_exit_text(c) for c in dead})))
     if error.__cause__ is not None:  # no worker died: the pool could not read a result
         lines = [line for line in str(error.__cause__).splitlines() if line.strip("' ")]
         return _Breakage(lines[-1].strip() if lines else repr(error), worker_died=False)

@@ -147,11 +147,14 @@ def test_spreadsheet_safe_defuses_formulas_only(value: Any, cell: Any) -> None:
 
 FEED_TITLE = f"{MARKUP} Wire {RETITLE}"
 ENTRY_TITLE = f"{MARKUP} {EMOJI} {SCRIPT} {CLEAR}{RLO}"
+# Feed text loses its C0 control characters at ingest (monitor.pipeline.text.clean_text):
+# no text has them, lxml and PostgreSQL refuse them.  Markup, scripts and bidi controls
+# are kept as data; the stored-item tests below store raw control characters directly.
+STORED_TITLE = ENTRY_TITLE.replace("\x1b", "")
 # (feedparser reads C1 bytes such as CSI_8BIT as windows-1252: the stored-item tests have it)
 AUTHOR = f"{LINK} Mallory \x1b[31m"
+STORED_AUTHOR = AUTHOR.replace("\x1b", "")
 CATEGORY = "[blink]Levant[/blink]"
-# HTML content keeps to markup and text: a control character in an HTML fragment makes
-# parse_feed raise today (reported in tests/test_fuzz.py, known_html_control_defect).
 CONTENT = f"<p>Tehran {MARKUP} {LINK} {EMOJI} said the envoy.</p><script>alert(1)</script>"
 PAGE_TITLE = f"{MARKUP} page {EMOJI}"
 PAGE_TEXT = (
@@ -210,8 +213,8 @@ def test_run_once_stores_hostile_strings_exactly(polled: Path) -> None:
     rows = {row["canonical_url"].rsplit("/", 2)[-2]: row for row in exported(polled)}
     assert set(rows) == {"evil", "pages"}, rows
     feed_only = rows["evil"]
-    assert feed_only["title"] == ENTRY_TITLE
-    assert feed_only["author"] == AUTHOR
+    assert feed_only["title"] == STORED_TITLE
+    assert feed_only["author"] == STORED_AUTHOR
     assert CATEGORY in feed_only["categories"]
     assert f"Tehran {MARKUP} {LINK} {EMOJI} said the envoy." in feed_only["text"]
     assert "alert(1)" not in feed_only["text"]  # a <script> in content is not text
@@ -223,7 +226,7 @@ def test_run_once_stores_hostile_strings_exactly(polled: Path) -> None:
 
 def test_items_list_shows_hostile_titles_as_text(polled: Path) -> None:
     screen = one_line(shown(polled, "items", "list"))
-    assert f"{MARKUP} {EMOJI} {SCRIPT} \\x1b[2J\\u202egnp.exe" in screen
+    assert f"{MARKUP} {EMOJI} {SCRIPT} [2J\\u202egnp.exe" in screen
     assert f"{MARKUP} page {EMOJI}" in screen
     assert f"Evil {MARKUP}" in screen
     assert "⚠" not in screen
@@ -234,9 +237,9 @@ def test_items_list_shows_hostile_titles_as_text(polled: Path) -> None:
 def test_items_show_shows_every_field_as_text(polled: Path) -> None:
     by_site = {row["canonical_url"].rsplit("/", 2)[-2]: row["id"] for row in exported(polled)}
     screen = one_line(shown(polled, "items", "show", str(by_site["evil"])))
-    assert f"{MARKUP} {EMOJI} {SCRIPT} \\x1b[2J\\u202egnp.exe (feed)" in screen
-    assert f"{LINK} Mallory \\x1b[31m (feed)" in screen
-    assert f"{MARKUP} Wire \\x1b]0;owned\\x07 (feed)" in screen  # site name from the feed
+    assert f"{MARKUP} {EMOJI} {SCRIPT} [2J\\u202egnp.exe (feed)" in screen
+    assert f"{LINK} Mallory [31m (feed)" in screen
+    assert f"{MARKUP} Wire ]0;owned (feed)" in screen  # site name from the feed
     assert CATEGORY in screen
     assert f"Tehran {MARKUP} {LINK} {EMOJI} said the envoy." in screen
     screen = one_line(shown(polled, "items", "show", str(by_site["pages"])))
@@ -252,7 +255,7 @@ def test_matches_and_watchlists_show_names_and_snippets_as_text(polled: Path) ->
     assert f"Iran {MARKUP}" in screen
     result = invoke(polled, "matches", "list", "--json")
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {r["title"] for r in records} == {ENTRY_TITLE, PAGE_TITLE}
+    assert {r["title"] for r in records} == {STORED_TITLE, PAGE_TITLE}
     assert {r["watchlist"] for r in records} == {f"Iran {MARKUP}"}
 
 
