@@ -128,6 +128,14 @@ def test_service_survives_a_database_outage_and_loses_nothing(
         pg_cluster.stop(mode="fast")
         outage_started = time.monotonic()
         published = len(newsroom.publish(3))
+        # An operator who looks meanwhile is told what is wrong, not shown a traceback.
+        during = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(config), "feeds", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
+        )
         while time.monotonic() - outage_started < OUTAGE_TICKS * TICK + 0.5:
             watch.alive("during the outage")
             time.sleep(0.2)
@@ -188,6 +196,8 @@ def test_service_survives_a_database_outage_and_loses_nothing(
     }
     _save(figures, tmp_path)
     assert UNREACHABLE.search(output), f"no line says the database was unreachable:\n{output}"
+    assert during.returncode == 1, during.stdout + during.stderr
+    assert "database unreachable" in during.stderr and "Traceback" not in during.stderr
     assert not audit.problems, "\n".join(audit.problems)
     assert audit.stored == audit.served
     assert feeds_list.returncode == 0, feeds_list.stdout + feeds_list.stderr

@@ -84,8 +84,17 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
 
 
 def _wrap(engine: Engine, action: str, exc: OperationalError) -> StorageError:
+    where = mask_url(str(engine.url))
+    reason = str(exc.orig or exc).strip()
+    if "connection" in reason.lower() or "could not connect" in reason.lower():
+        # The usual case: the server is down or unreachable (a running service waits for it).
+        return StorageError(
+            f"database unreachable at {where}: {reason}. Check that the database server is "
+            "running and the URL (database: in the config or MONITOR_DATABASE_URL) is right; "
+            "a running `monitor run` service keeps going and resumes when it is back."
+        )
     return StorageError(
-        f"{action} failed on {mask_url(str(engine.url))}: {exc.orig or exc}. "
+        f"{action} failed on {where}: {reason}. "
         "Check that the database server is running and the URL (database: in the config "
         "or MONITOR_DATABASE_URL) is right."
     )
