@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from monitor.config import Settings
 from monitor.pipeline.assemble import extract_and_assemble
 from monitor.pipeline.fetch import Fetcher
-from monitor.pipeline.types import ItemDraft, Outcome, ParsedEntry
+from monitor.pipeline.types import ItemDraft, Outcome
 from monitor.pool import Quarantined, WorkerPool
 from monitor.reports import PageReport
 from monitor.schedule import next_page_attempt
@@ -103,19 +103,7 @@ class PageRetries:
             page = await fetcher.fetch_page(retry.url, allow_host=host)
             draft: ItemDraft | None = None
             if page.outcome is Outcome.OK and page.content_type in HTML_TYPES:
-                entry = ParsedEntry(
-                    link=retry.url,
-                    guid=item.guid,
-                    title=item.title,
-                    author=item.author,
-                    published=item.published_at,
-                    updated=item.updated_at,
-                    summary=item.summary,
-                    content_text=item.text if item.extraction_method == "feed-content" else None,
-                    categories=item.categories,
-                    image=item.image_url,
-                    language=item.language,
-                )
+                entry = item.as_entry(retry.url)
                 job = partial(
                     extract_and_assemble,
                     feed_title=retry.feed_title,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from monitor.config import Settings
 from monitor.pipeline.assemble import assemble
 from monitor.pipeline.extract import EXTRACTOR_VERSION, decompress, extract_page
-from monitor.pipeline.types import Extraction, ParsedEntry
+from monitor.pipeline.types import Extraction
 from monitor.pool import make_pool, worker_count
 from monitor.storage import Store
 from monitor.storage.items import StoredPage
@@ -37,19 +37,7 @@ def reextract(
             item = store.items.get(page.item_id)
             if item is None:
                 continue
-            entry = ParsedEntry(
-                link=item.url,
-                guid=item.guid,
-                title=item.title,
-                author=item.author,
-                published=item.published_at,
-                updated=item.updated_at,
-                summary=item.summary,
-                content_text=item.text if item.extraction_method != "trafilatura" else None,
-                categories=item.categories,
-                image=item.image_url,
-                language=item.language,
-            )
+            entry = item.as_entry()
             draft = assemble(
                 entry,
                 None,

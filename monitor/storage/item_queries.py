@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.pipeline.types import ParsedEntry
 from monitor.storage._sql import chunks
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision, PageRetry
 
@@ -48,6 +49,24 @@ class StoredItem:
     duplicate_of: int | None = None
     similarity: float | None = None
     revision: int = 1
+
+    def as_entry(self, link: str | None = None) -> ParsedEntry:
+        """The feed entry this item was made from, as far as the item tells, to assemble
+        it again from a page (re-extraction, a page that arrived late).  The text counts
+        as the feed's content when it came from the feed's full content."""
+        return ParsedEntry(
+            link=link or self.url,
+            guid=self.guid,
+            title=self.title,
+            author=self.author,
+            published=self.published_at,
+            updated=self.updated_at,
+            summary=self.summary,
+            content_text=self.text if self.extraction_method == "feed-content" else None,
+            categories=self.categories,
+            image=self.image_url,
+            language=self.language,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
