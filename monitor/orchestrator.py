@@ -45,7 +45,7 @@ from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.identity import Identified, identify
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
-from monitor.pool import Quarantined, WorkerPool, worker_count
+from monitor.pool import Quarantined, WorkerPool, WorkerStartupError, worker_count
 from monitor.reports import FeedReport, PageReport, RunReport
 from monitor.schedule import next_page_attempt, next_poll
 from monitor.stopping import Stopped, StopSignal
@@ -202,8 +202,8 @@ class Orchestrator:
             pages = await self._retries.run(fetcher, self._page_slots, retry_feed_ids)
             return reports, pages
 
-    async def _in_pool(self, key: str, fn: Callable[..., T], *args: object) -> T:
-        return await self.pool.run(key, fn, *args)
+    async def _in_pool(self, kind: str, key: str, fn: Callable[..., T], *args: object) -> T:
+        return await self.pool.run(key, fn, *args, kind=kind)
 
     async def _poll_guarded(self, fetcher: Fetcher, feed: FeedState) -> FeedReport:
         started = time.perf_counter()
@@ -226,6 +226,7 @@ class Orchestrator:
             if fetched.outcome is Outcome.OK:
                 parsed = await self.stop.guard(
                     self._in_pool(
+                        "feed",
                         feed.url,
                         parse_feed,
                         fetched.content,
@@ -238,6 +239,10 @@ class Orchestrator:
             report.outcome, report.error, report.deferred = Outcome.TEMPORARY, str(stop), 1
         except Quarantined as exc:
             report.outcome, report.error = Outcome.SOFT, str(exc)
+        except WorkerStartupError as exc:
+            log.error("feed %r: %s", feed.name, exc)
+            report.outcome, report.error = Outcome.TEMPORARY, str(exc)
+            report.deferred = max(report.deferred, 1)
         except Exception as exc:
             if is_transient(exc):
                 log.error("feed %r: database unreachable while polling: %s", feed.name, exc)
@@ -497,6 +502,10 @@ class Orchestrator:
             )
             report.deferred += 1
             return
+        if isinstance(error, WorkerStartupError):  # the machine's fault, not the entry's
+            log.error("feed %r: item %s left for the next poll: %s", feed.name, link, error)
+            report.deferred += 1
+            return
         log.error("feed %r: item %s could not be stored", feed.name, link, exc_info=error)
         reason = f"internal error: {type(error).__name__}: {error}"
         try:
@@ -574,7 +583,7 @@ class Orchestrator:
                     if page.content_type in HTML_TYPES:
                         try:
                             built = await self._in_pool(
-                                entry.link, self._extract_job(feed, feed_title), entry, page
+                                "page", entry.link, self._extract_job(feed, feed_title), entry, page
                             )
                         except Quarantined as exc:
                             problem = str(exc)

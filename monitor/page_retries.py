@@ -114,7 +114,7 @@ class PageRetries:
                     extra_tracking=tuple(self.settings.dedup.tracking_params),
                 )
                 try:
-                    draft = await self._pool().run(retry.url, job, entry, page)
+                    draft = await self._pool().run(retry.url, job, entry, page, kind="page")
                     problem = draft.fetch_error
                 except Quarantined as exc:
                     problem = str(exc)

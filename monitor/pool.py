@@ -212,7 +212,7 @@ class WorkerPool:
         self._closed = True
         executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+            _shut_down(executor, CLOSE_TIMEOUT)
 
     def __enter__(self) -> WorkerPool:
         return self

@@ -72,4 +72,6 @@ def fail(message: str) -> int:
 
 
 def failing_initializer() -> None:
+    """Fail, a moment after the start (so that every task of a batch is submitted first)."""
+    time.sleep(0.2)
     raise RuntimeError("this initializer fails on purpose")
