@@ -3,7 +3,8 @@
 feedparser is only ever handed bytes, never a URL, so it does no network I/O.
 Malformed ("bozo") documents still yield whatever entries feedparser could
 read; the reason is kept in ``ParsedFeed.bozo``.  A document that yields no
-entry records why in ``ParsedFeed.problem``.
+entry records why in ``ParsedFeed.problem``.  feedparser does not read JSON Feed:
+a JSON document goes to :mod:`monitor.pipeline.jsonfeed` instead.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from urllib.parse import urljoin
 import charset_normalizer
 import feedparser
 
+from monitor.pipeline.jsonfeed import looks_like_json, parse_json_feed
 from monitor.pipeline.text import clean_text, html_to_text, strip_controls
 from monitor.pipeline.types import ParsedEntry, ParsedFeed
 
@@ -143,6 +145,8 @@ def _valid_charrefs(content: bytes) -> bytes:
 
 def parse_feed(content: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse a feed document fetched from ``url`` (its final URL after redirects)."""
+    if looks_like_json(content, content_type):
+        return parse_json_feed(content, url, content_type)
     content = _valid_charrefs(content)
     headers = {"content-location": url}
     if content_type:  # may carry the charset of the HTTP header
