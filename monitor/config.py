@@ -42,8 +42,6 @@ from ruamel.yaml.events import (
     SequenceStartEvent,
 )
 from ruamel.yaml.reader import ReaderError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from monitor.errors import ConfigError
 
@@ -258,6 +256,9 @@ class Settings(_Model):
 
 
 def mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
@@ -773,6 +774,9 @@ def _message(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
 
 
 def _database_url(file_value: str | None, config_dir: Path, env: Mapping[str, str]) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from_env = env.get(DATABASE_ENV)
     url = from_env or file_value or "sqlite:///monitor.db"
     try:

@@ -385,7 +385,7 @@ def test_items_export_jsonl_keeps_exact_strings(stored: tuple[Path, int]) -> Non
     assert (match["matched"], match["snippet"]) == (f"Tehran{CLEAR}", SNIPPET)
 
 
-def test_items_export_csv_keeps_strings_but_defuses_formulas(tmp_path: Path) -> None:
+def test_items_export_csv_is_exact_and_defuses_formulas_for_spreadsheets(tmp_path: Path) -> None:
     feeds = [{"name": "Evil Wire", "url": "https://evil.example/feed"}]
     config = config_file(tmp_path, f"sqlite:///{tmp_path / 'monitor.db'}", feeds)
     settings = load_settings(config)
@@ -410,6 +410,11 @@ def test_items_export_csv_keeps_strings_but_defuses_formulas(tmp_path: Path) -> 
         )
     output = tmp_path / "items.csv"
     result = invoke(config, "items", "export", "--format", "csv", "-o", str(output))
+    assert result.exit_code == 0, result.output
+    [raw] = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8"))))
+    assert (raw["title"], raw["author"]) == (formula, "@Mallory")  # exports are the data
+    args = ("items", "export", "--format", "csv", "--spreadsheet", "-o", str(output))
+    result = invoke(config, *args)
     assert result.exit_code == 0, result.output
     [row] = list(csv.DictReader(io.StringIO(output.read_text(encoding="utf-8"))))
     assert row["title"] == "'" + formula

@@ -1,4 +1,10 @@
-"""The ``monitor`` command line: a thin Typer layer over the library."""
+"""The ``monitor`` command line: a thin Typer layer over the library.
+
+Each command imports the library modules it uses inside its body (annotations name them
+under ``TYPE_CHECKING``): ``--help``, ``--version`` and ``check`` then start in a fraction
+of the time that importing SQLAlchemy, Alembic, trafilatura and numpy takes.
+tests/test_startup.py keeps it so; bench/startup.py measures it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,11 @@ import typer
 from monitor import __version__
 from monitor.cli import db, feeds, items, run, watch
 from monitor.cli.common import Context
-from monitor.config import DEFAULT_CONFIG
+
+# monitor.config's DEFAULT_CONFIG, written out: importing the config module (pydantic, the
+# models) for the option's default would cost every --help a fifth of a second.
+# tests/test_startup.py checks that the two agree.
+DEFAULT_CONFIG = Path("feeds.yaml")
 
 app = typer.Typer(
     name="monitor",

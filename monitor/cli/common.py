@@ -10,18 +10,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from logging import LogRecord
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from rich.console import Console, ConsoleRenderable
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.style import StyleType
 from rich.text import Text
 
-from monitor.config import Settings, load_settings, parse_duration
 from monitor.errors import ConfigError, MonitorError
-from monitor.storage import Store
+
+if TYPE_CHECKING:  # imported when used: light commands (--help, check) start fast
+    from rich.progress import Progress
+
+    from monitor.config import Settings
+    from monitor.storage import Store
 
 err = Console(stderr=True)
 out = Console()
@@ -38,6 +41,8 @@ class Context:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from monitor.config import load_settings
+
             try:
                 self._settings = load_settings(self.config_path)
             except ConfigError as exc:
@@ -46,6 +51,8 @@ class Context:
 
     @contextmanager
     def store(self, migrate: bool = True) -> Iterator[Store]:
+        from monitor.storage import Store
+
         settings = self.settings
         with handle_errors():
             store = Store.from_settings(settings, migrate=migrate)
@@ -93,6 +100,8 @@ def progress_bar() -> Progress:
 
     Descriptions are plain text (feed and watchlist names come from feeds.yaml, which
     OPML imports fill from outside files), so they carry no markup."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
@@ -148,6 +157,8 @@ def parse_since(value: str | None, now: datetime | None = None) -> datetime | No
     """``--since``: an ISO date or datetime (UTC unless it says otherwise) or an age (2d, 12h)."""
     if not value:
         return None
+    from monitor.config import parse_duration
+
     now = now or datetime.now(UTC)
     if _DATE.match(value):
         try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from monitor.cli.common import Context, handle_errors, out, safe
-from monitor.storage import Store
-from monitor.storage.engine import head_revision
 
 app = typer.Typer(
     help="Database schema migrations (Alembic).\n\nExample: monitor db upgrade",
@@ -20,6 +18,8 @@ def upgrade(ctx: typer.Context, revision: str = typer.Argument("head")) -> None:
 
     Example: monitor db upgrade
     """
+    from monitor.storage import Store
+
     context: Context = ctx.obj
     settings = context.settings
     with handle_errors(), Store(settings.database_url) as store:
@@ -33,6 +33,8 @@ def downgrade(ctx: typer.Context, revision: str = typer.Argument(...)) -> None:
 
     Example: monitor db downgrade base
     """
+    from monitor.storage import Store
+
     context: Context = ctx.obj
     settings = context.settings
     with handle_errors(), Store(settings.database_url) as store:
@@ -46,6 +48,9 @@ def current(ctx: typer.Context) -> None:
 
     Example: monitor db current
     """
+    from monitor.storage import Store
+    from monitor.storage.engine import head_revision
+
     context: Context = ctx.obj
     settings = context.settings
     with handle_errors(), Store(settings.database_url) as store:

@@ -10,7 +10,6 @@ from rich.table import Table
 
 from monitor.cli.common import EXIT_USAGE, Context, fail, handle_errors, out, safe, when
 from monitor.errors import ConfigError, OpmlError
-from monitor.opml import export_opml, import_opml, parse_opml
 
 app = typer.Typer(
     help="The feeds: health, OPML import and export.\n\nExample: monitor feeds list",
@@ -59,6 +58,8 @@ def import_opml_command(ctx: typer.Context, file: Path = typer.Argument(..., exi
 
     Example: monitor feeds import-opml subscriptions.opml
     """
+    from monitor.opml import import_opml, parse_opml
+
     context: Context = ctx.obj
     _ = context.settings  # refuse to edit a config that does not validate
     try:
@@ -86,6 +87,8 @@ def export_opml_command(
 
     Example: monitor feeds export-opml -o feeds.opml
     """
+    from monitor.opml import export_opml
+
     context: Context = ctx.obj
     with handle_errors():
         document = export_opml(context.settings.feeds)

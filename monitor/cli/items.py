@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 from rich.panel import Panel
@@ -17,10 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from monitor.cli.common import EXIT_USAGE, Context, err, fail, out, parse_since, safe, when
-from monitor.reextract import reextract
-from monitor.storage import Store
-from monitor.storage.item_queries import EntryRecord, StoredItem
-from monitor.storage.matches import match_as_dict
+
+if TYPE_CHECKING:  # imported when used: light commands (--help, check) start fast
+    from monitor.storage import Store
+    from monitor.storage.item_queries import EntryRecord, StoredItem
 
 app = typer.Typer(
     help="The stored articles: list, show, export, re-extract, and the entries not stored.\n\n"
@@ -231,14 +231,20 @@ def export(
     since: str | None = typer.Option(None, "--since", "-s", help="ISO date or age (2d, 12h)."),
     feed: str | None = typer.Option(None, "--feed", "-f", help="Only items this feed carried."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here, not stdout."),
+    spreadsheet: bool = typer.Option(
+        False,
+        "--spreadsheet",
+        help="CSV for Excel or LibreOffice: a cell starting with = + - @ (a formula a feed "
+        "could plant) gets a leading apostrophe, so it shows as text.",
+    ),
 ) -> None:
     """Export items as JSON lines or CSV (one row per item, oldest first).
 
-    JSON lines hold the exact stored strings.  In CSV, a cell that starts with
-    = + - @, a tab or a carriage return gets a leading apostrophe, so that a
-    spreadsheet shows it as text instead of running it as a formula.
+    Exports are the stored data, exactly.  A feed writes the titles and texts, so
+    a title such as =HYPERLINK(...) would run as a formula in a spreadsheet:
+    with --spreadsheet (CSV only), such cells get a leading apostrophe.
 
-    Example: monitor items export --format jsonl --since 7d -o week.jsonl
+    Example: monitor items export --format csv --spreadsheet --since 7d -o week.csv
     """
     context: Context = ctx.obj
     when_since = parse_since(since)
@@ -246,7 +252,7 @@ def export(
         handle: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
             rows = _with_matches(store, store.items.iter_all(since=when_since, feed=feed))
-            count = _write(handle, format_, rows)
+            count = _write(handle, format_, rows, spreadsheet)
         finally:
             if output:
                 handle.close()
@@ -262,6 +268,8 @@ def _batches(items: Iterable[StoredItem], size: int) -> Iterator[list[StoredItem
 
 def _with_matches(store: Store, items: Iterable[StoredItem]) -> Iterator[dict[str, Any]]:
     """Each item as a dict with its watch matches, read a batch of items at a time."""
+    from monitor.storage.matches import match_as_dict
+
     for batch in _batches(items, 500):
         ids = [item.id for item in batch]
         matches = store.matches.for_items(ids)
@@ -282,7 +290,9 @@ def _with_matches(store: Store, items: Iterable[StoredItem]) -> Iterator[dict[st
             yield row
 
 
-def _write(handle: TextIO, format_: Format, rows: Iterable[dict[str, Any]]) -> int:
+def _write(
+    handle: TextIO, format_: Format, rows: Iterable[dict[str, Any]], spreadsheet: bool = False
+) -> int:
     count = 0
     if format_ is Format.jsonl:
         for row in rows:
@@ -295,9 +305,14 @@ def _write(handle: TextIO, format_: Format, rows: Iterable[dict[str, Any]]) -> i
         row["feeds"] = "; ".join(row["feeds"])
         row["categories"] = "; ".join(row["categories"])
         row["watchlists"] = "; ".join(sorted({m["watchlist"] for m in row["matches"]}))
-        writer.writerow({key: spreadsheet_safe(row.get(key)) for key in CSV_FIELDS})
+        cell = spreadsheet_safe if spreadsheet else _exact
+        writer.writerow({key: cell(row.get(key)) for key in CSV_FIELDS})
         count += 1
     return count
+
+
+def _exact(value: Any) -> Any:
+    return value
 
 
 def spreadsheet_safe(value: Any) -> Any:
@@ -322,6 +337,8 @@ def reextract_command(
 
     Example: monitor items reextract --all
     """
+    from monitor.reextract import reextract
+
     context: Context = ctx.obj
     with context.store() as store:
         changed, total = reextract(context.settings, store, item_ids or None, all_)

@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -23,9 +24,11 @@ from monitor.cli.common import (
     setup_logging,
     visible,
 )
-from monitor.orchestrator import Orchestrator
-from monitor.reports import FeedReport, RunReport
-from monitor.stopping import StopSignal
+
+if TYPE_CHECKING:  # imported when used: light commands (--help, check) start fast
+    from monitor.orchestrator import Orchestrator
+    from monitor.reports import FeedReport, RunReport
+    from monitor.stopping import StopSignal
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,9 @@ def run(
 
     Example: monitor run --once
     """
+    from monitor.orchestrator import Orchestrator
+    from monitor.stopping import StopSignal
+
     context: Context = ctx.obj
     settings = context.settings
     if not once and (feed or due):

@@ -8,7 +8,6 @@ import sys
 import typer
 from rich.table import Table
 
-from monitor.backfill import backfill
 from monitor.cli.common import (
     EXIT_USAGE,
     Context,
@@ -20,7 +19,6 @@ from monitor.cli.common import (
     safe,
     when,
 )
-from monitor.storage.matches import match_as_dict
 
 watchlists_app = typer.Typer(
     help="The watchlists of feeds.yaml: list them, apply them to stored items.\n\n"
@@ -77,6 +75,8 @@ def backfill_command(
 
     Example: monitor watchlists backfill "Iran and its allies" --since 30d
     """
+    from monitor.backfill import backfill
+
     context: Context = ctx.obj
     settings = context.settings
     if not any(w.name == name for w in settings.watchlists):
@@ -112,6 +112,8 @@ def list_matches(
 
     Example: monitor matches list --watchlist "Iran and its allies" --since 1d
     """
+    from monitor.storage.matches import match_as_dict
+
     context: Context = ctx.obj
     settings = context.settings
     if watchlist and not any(w.name == watchlist for w in settings.watchlists):
