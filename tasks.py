@@ -76,6 +76,8 @@ def main(argv: list[str]) -> int:
             "bench.near_duplicates",
             "bench.watch_match",
             "bench.extraction_settings",
+            "bench.hostile_run",
+            "bench.startup",
         ):
             status |= run("-m", module, *rest)
         return status
