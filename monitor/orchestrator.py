@@ -33,13 +33,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
 from monitor.page_retries import HTML_TYPES, PageRetries
-from monitor.pipeline.assemble import assemble, extract_and_assemble
+from monitor.pipeline.assemble import assemble, extraction_job
 from monitor.pipeline.canonical import canonicalize
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.identity import Identified, identify
@@ -304,7 +303,7 @@ class Orchestrator:
         log.log(
             level,
             "feed %r: %s%s, %d entries, %d new, %d already stored, %d rejected, %d left for "
-            "later, %.2fs",
+            "later, %d pages to fetch again, %.2fs",
             feed.name,
             report.outcome.value,
             f" ({report.error})" if report.error else "",
@@ -313,6 +312,7 @@ class Orchestrator:
             report.seen + report.linked,
             report.rejected,
             report.deferred,
+            report.pages_pending,
             report.duration,
         )
 
@@ -381,16 +381,7 @@ class Orchestrator:
                 fresh.append((ident, key, hit.item_id))
             elif hit.linked:
                 report.seen += 1
-            elif self.store.items.link(
-                feed.id,
-                hit.item_id,
-                entry.guid,
-                key.url,
-                now,
-                entry.updated or entry.published,
-                entry.title,
-                key.entry_key,
-            ):
+            elif self._link_entry(feed, hit.item_id, entry, key, now):
                 report.linked += 1
                 log.info("feed %r: item %d also carried here: %s", feed.name, hit.item_id, key.url)
                 report.matched += self._rematch(feed, hit.item_id)
@@ -569,22 +560,17 @@ class Orchestrator:
                     if final != key.url and revisit_of is None:  # redirected: to a stored one?
                         hit = self.store.items.lookup(feed.id, [EntryKey(None, final)])[0]
                         if hit is not None:
-                            linked = self.store.items.link(
-                                feed.id,
-                                hit.item_id,
-                                entry.guid,
-                                key.url,
-                                self.clock(),
-                                entry.updated or entry.published,
-                                entry.title,
-                                key.entry_key,
-                            )
+                            linked = self._link_entry(feed, hit.item_id, entry, key, self.clock())
                             return None, False, False, linked and self._rematch(feed, hit.item_id)
                     if page.content_type in HTML_TYPES:
                         try:
-                            built = await self._in_pool(
-                                "page", entry.link, self._extract_job(feed, feed_title), entry, page
+                            job = extraction_job(
+                                self.settings,
+                                feed_title=feed_title,
+                                feed_language=feed.language,
+                                now=self.clock(),
                             )
+                            built = await self._in_pool("page", entry.link, job, entry, page)
                         except Quarantined as exc:
                             problem = str(exc)
                         else:
@@ -639,19 +625,6 @@ class Orchestrator:
             return stored, page_failed, pending, self._rematch(feed, stored.item_id)
         return stored, page_failed, pending, bool(matches) and (stored.created or stored.revised)
 
-    def _extract_job(
-        self, feed: FeedState, feed_title: str | None
-    ) -> Callable[[ParsedEntry, Fetched], ItemDraft]:
-        return partial(
-            extract_and_assemble,
-            feed_title=feed_title,
-            feed_language=feed.language,
-            now=self.clock(),
-            future_skew=timedelta(seconds=self.settings.extract.future_skew),
-            keep_raw=self.settings.extract.keep_raw_html,
-            extra_tracking=tuple(self.settings.dedup.tracking_params),
-        )
-
     def _feed_draft(
         self,
         feed: FeedState,
@@ -700,6 +673,21 @@ class Orchestrator:
             )
 
     # -- pages fetched again ------------------------------------------------------
+
+    def _link_entry(
+        self, feed: FeedState, item_id: int, entry: ParsedEntry, key: EntryKey, now: datetime
+    ) -> bool:
+        """Record ``entry`` as this feed's entry of stored item ``item_id``; False if known."""
+        return self.store.items.link(
+            feed.id,
+            item_id,
+            entry.guid,
+            key.url,
+            now,
+            entry.updated or entry.published,
+            entry.title,
+            key.entry_key,
+        )
 
     def _rematch(self, feed: FeedState, item_id: int) -> bool:
         """``feed`` was just found carrying stored item ``item_id``: match the item again

@@ -17,11 +17,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
-from monitor.pipeline.assemble import extract_and_assemble
+from monitor.pipeline.assemble import extraction_job
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.types import ItemDraft, Outcome
 from monitor.pool import Quarantined, WorkerPool
@@ -104,14 +103,11 @@ class PageRetries:
             draft: ItemDraft | None = None
             if page.outcome is Outcome.OK and page.content_type in HTML_TYPES:
                 entry = item.as_entry(retry.url)
-                job = partial(
-                    extract_and_assemble,
+                job = extraction_job(
+                    self.settings,
                     feed_title=retry.feed_title,
                     feed_language=retry.feed_language,
                     now=now,
-                    future_skew=timedelta(seconds=self.settings.extract.future_skew),
-                    keep_raw=self.settings.extract.keep_raw_html,
-                    extra_tracking=tuple(self.settings.dedup.tracking_params),
                 )
                 try:
                     draft = await self._pool().run(retry.url, job, entry, page, kind="page")

@@ -8,11 +8,13 @@ date without a time of day yields to a feed timestamp of the same day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from monitor.config import Settings
 from monitor.pipeline.canonical import canonicalize, same_site
 from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, extract_page
 from monitor.pipeline.sketch import sketch_text
@@ -190,4 +192,20 @@ def extract_and_assemble(
         now=now,
         future_skew=future_skew,
         extra_tracking=extra_tracking,
+    )
+
+
+def extraction_job(
+    settings: Settings, *, feed_title: str | None, feed_language: str | None, now: datetime
+) -> Callable[[ParsedEntry, Fetched], ItemDraft]:
+    """:func:`extract_and_assemble` with the configured extraction and dedup settings, as
+    one picklable callable for the process pool (a new page, or one fetched again)."""
+    return partial(
+        extract_and_assemble,
+        feed_title=feed_title,
+        feed_language=feed_language,
+        now=now,
+        future_skew=timedelta(seconds=settings.extract.future_skew),
+        keep_raw=settings.extract.keep_raw_html,
+        extra_tracking=tuple(settings.dedup.tracking_params),
     )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage._sql import chunks, insert_ignore
@@ -255,7 +255,3 @@ class EntryRepository:
                 .where(PageRetry.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
-
-    def pending_pages(self) -> int:
-        with self._sessions() as session:
-            return int(session.scalar(select(func.count()).select_from(PageRetry)) or 0)
