@@ -19,7 +19,7 @@ import reprlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -126,6 +126,11 @@ class FeedDefaults(_Model):
     full_text: bool = True
     tags: list[str] = Field(default_factory=list)
     allow_private: bool = False
+    # the adaptive schedule keeps each feed's interval within these bounds (None: the
+    # schedule: section's); retention: how long its items are kept (None: service's)
+    min_interval: Duration | None = None
+    max_interval: Duration | None = None
+    retention: Duration | None = None
 
 
 class FeedConfig(_Model):
@@ -140,6 +145,9 @@ class FeedConfig(_Model):
     # Fetch this feed (and article pages on its own host) even when the host is on a
     # loopback, private or link-local address (SECURITY.md, "private networks").
     allow_private: bool = False
+    min_interval: Duration | None = None  # None: schedule.min_interval
+    max_interval: Duration | None = None  # None: schedule.max_interval
+    retention: Duration | None = None  # None: housekeeping.retention (keep forever if unset)
 
 
 def _rule_mapping(value: Any) -> Any:
@@ -172,6 +180,24 @@ class RuleConfig(_Model):
 Rule = Annotated[RuleConfig, BeforeValidator(_rule_mapping)]
 
 
+class DigestConfig(_Model):
+    """A watchlist's daily digest e-mail."""
+
+    to: list[str] = Field(min_length=1)
+    schedule: str = "0 7 * * *"  # cron, in ``timezone``
+    timezone: str = "UTC"
+    empty: Literal["skip", "send"] = "skip"
+    group_by: Literal["rule", "feed"] = "rule"
+    template_dir: str | None = None  # templates overriding the shipped ones
+
+
+class AlertConfig(_Model):
+    """A watchlist's real-time alerts: a webhook POSTed within seconds of a match."""
+
+    webhook: Annotated[str, BeforeValidator(_http_url)]
+    format: Literal["json", "slack"] = "json"
+
+
 class WatchlistConfig(_Model):
     """A watchlist; its rules are matched by the watch stage (see docs/design.md)."""
 
@@ -182,6 +208,8 @@ class WatchlistConfig(_Model):
     recipients: list[str] = Field(default_factory=list)
     fuzzy: bool = False
     variants: dict[str, list[str]] = Field(default_factory=dict)
+    digest: DigestConfig | None = None
+    alert: AlertConfig | None = None
 
     @field_validator("recipients")
     @classmethod
@@ -207,6 +235,9 @@ class FetchSettings(_Model):
     max_entries_per_poll: int = Field(default=500, ge=1)
     # an article page that failed temporarily (timeout, 429, 5xx) is retried this long
     page_retry_for: Duration = 86400
+    # politeness, per host, for feeds and article pages alike: at least this many seconds
+    # between the starts of two requests to one host (per_host bounds how many at once)
+    per_host_delay: float = Field(default=0.0, ge=0, le=600)
 
 
 class ExtractSettings(_Model):
@@ -223,6 +254,57 @@ class DedupSettings(_Model):
     tracking_params: list[str] = Field(default_factory=list)
 
 
+class ScheduleSettings(_Model):
+    """When feeds are polled (docs/configuration.md, "schedule")."""
+
+    # each feed's interval follows the rate of new entries it is seen to publish
+    adaptive: bool = True
+    min_interval: Duration = 300
+    max_interval: Duration = 86400
+    # a random share of the interval added or taken off each poll, so feeds spread out
+    jitter: float = Field(default=0.1, ge=0, le=0.5)
+
+
+class HttpSettings(_Model):
+    """The service's HTTP endpoint: /healthz, /metrics (and later the web console)."""
+
+    enabled: bool = True
+    bind: str = "127.0.0.1"
+    port: int = Field(default=8425, ge=0, le=65535)  # 0: any free port (tests)
+
+
+class ServiceSettings(_Model):
+    """What ``monitor run`` does besides polling (docs/configuration.md, "service")."""
+
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    # feeds.yaml is checked for changes this often (and re-read on SIGHUP); 0: SIGHUP only
+    reload_check: Annotated[int, BeforeValidator(parse_duration), Field(ge=0)] = 30
+    # /healthz says degraded when no feed was polled successfully for this long
+    stale_after: Duration = 3600
+    log_format: Literal["text", "json"] = "text"
+
+
+class HousekeepingSettings(_Model):
+    """Retention and history (docs/configuration.md, "housekeeping")."""
+
+    retention: Duration | None = None  # None: items are kept for ever
+    prune_every: Duration = 3600
+    prune_batch: int = Field(default=1000, ge=1, le=100_000)
+    history: int = Field(default=50, ge=1, le=10_000)  # polls of fetch history kept per feed
+
+
+class SmtpSettings(_Model):
+    """Where digests are sent from (docs/configuration.md, "smtp")."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None  # the password is read from this environment variable
+    from_: str = Field(alias="from", min_length=3)
+    timeout: float = Field(default=30.0, gt=0)
+
+
 class _File(_Model):
     """The shape of ``feeds.yaml`` itself."""
 
@@ -230,6 +312,10 @@ class _File(_Model):
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    smtp: SmtpSettings | None = None
     defaults: FeedDefaults = Field(default_factory=FeedDefaults)
     feeds: list[FeedConfig] = Field(default_factory=list)
     watchlists: list[WatchlistConfig] = Field(default_factory=list)
@@ -246,6 +332,10 @@ class Settings(_Model):
     feeds: tuple[FeedConfig, ...]
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     watchlists: tuple[WatchlistConfig, ...]
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    smtp: SmtpSettings | None = None
 
     @property
     def masked_database_url(self) -> str:
@@ -896,4 +986,8 @@ def load_settings(
         defaults=parsed.defaults,
         feeds=tuple(parsed.feeds),
         watchlists=tuple(parsed.watchlists),
+        schedule=parsed.schedule,
+        service=parsed.service,
+        housekeeping=parsed.housekeeping,
+        smtp=parsed.smtp,
     )

@@ -37,6 +37,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
+from monitor.events import NO_EVENTS, Events
 from monitor.page_retries import HTML_TYPES, PageRetries
 from monitor.pipeline.assemble import assemble, extraction_job
 from monitor.pipeline.canonical import canonicalize
@@ -77,8 +78,10 @@ class Orchestrator:
         clock: Callable[[], datetime] = utcnow,
         pool: WorkerPool | None = None,
         stop: StopSignal | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
         self.settings = settings
+        self.events = events
         self.store = store
         self.clock = clock
         self.owner = worker_id()
@@ -163,7 +166,9 @@ class Orchestrator:
             reports, pages = asyncio.run(self._poll_all(feeds, on_feed, feed_ids, handle_signals))
         finally:
             self._release()
-        return RunReport(reports, time.perf_counter() - started, pages, self.stop_requested)
+        run = RunReport(reports, time.perf_counter() - started, pages, self.stop_requested)
+        self.events.run_done(run)
+        return run
 
     def _release(self) -> None:
         try:
@@ -187,12 +192,13 @@ class Orchestrator:
         self._page_slots = asyncio.Semaphore(self._workers * 4)
         async with (
             self.stop.attached(signals),
-            Fetcher(self.settings.fetch) as fetcher,
+            Fetcher(self.settings.fetch, events=self.events) as fetcher,
             BatchWriter(self.store.items.add_many) as self._writer,
         ):
 
             async def one(feed: FeedState) -> FeedReport:
                 report = await self._poll_guarded(fetcher, feed)
+                self.events.feed_polled(report)
                 if on_feed:
                     on_feed(report)
                 return report
@@ -202,7 +208,11 @@ class Orchestrator:
             return reports, pages
 
     async def _in_pool(self, kind: str, key: str, fn: Callable[..., T], *args: object) -> T:
-        return await self.pool.run(key, fn, *args, kind=kind)
+        started = time.perf_counter()
+        try:
+            return await self.pool.run(key, fn, *args, kind=kind)
+        finally:
+            self.events.worked(kind, time.perf_counter() - started)
 
     async def _poll_guarded(self, fetcher: Fetcher, feed: FeedState) -> FeedReport:
         started = time.perf_counter()

@@ -84,16 +84,15 @@ def run(
         fail(f"no feed named {', '.join(map(repr, unknown))} in {settings.config_path}", EXIT_USAGE)
     stop = StopSignal()
     if not once:
-        from monitor.service import serve
+        from monitor.service.core import Service, default_components
 
-        with (
-            context.store() as store,
-            handle_errors(),
-            Orchestrator(settings, store, stop=stop) as orchestrator,
-        ):
+        with context.store() as store, handle_errors():
             setup_logging(context.verbose, default=logging.INFO)
-            orchestrator.sync_feeds()
-            serve(orchestrator, tick)
+            service = Service(settings, store, tick_seconds=tick, stop=stop)
+            for component in default_components(settings):
+                service.add(component)
+            service.orchestrator.sync_feeds()
+            service.run()
         return
     with _stop_on_signals(stop):  # until the summary is out: a late SIGTERM is a clean stop
         with (

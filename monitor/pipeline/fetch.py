@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from monitor.config import FetchSettings
+from monitor.events import NO_EVENTS, Events
 from monitor.pipeline.decode import BodyTooLarge, DecodeError, read_body
 from monitor.pipeline.netguard import GuardedTransport, Refused, guard_extensions, vet_url
 from monitor.pipeline.types import Fetched, Outcome, Validators
@@ -128,8 +129,9 @@ class Fetcher:
     ``allow_private: true``.  Everything else must be public.
     """
 
-    def __init__(self, settings: FetchSettings) -> None:
+    def __init__(self, settings: FetchSettings, *, events: Events = NO_EVENTS) -> None:
         self._settings = settings
+        self._events = events
         limits = httpx.Limits(
             max_connections=settings.concurrency,
             max_keepalive_connections=settings.concurrency,
@@ -174,6 +176,7 @@ class Fetcher:
         if previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
         result = await self._get(url, headers, allow_host)
+        self._events.fetched("feed", result)
         if result.outcome is not Outcome.OK:
             if result.outcome is Outcome.NOT_MODIFIED:
                 return replace(result, validators=previous)
@@ -196,7 +199,9 @@ class Fetcher:
         return replace(result, validators=validators)
 
     async def fetch_page(self, url: str, *, allow_host: str | None = None) -> Fetched:
-        return await self._get(url, {"Accept": PAGE_ACCEPT}, allow_host)
+        result = await self._get(url, {"Accept": PAGE_ACCEPT}, allow_host)
+        self._events.fetched("page", result)
+        return result
 
     async def _get(self, url: str, headers: dict[str, str], allow_host: str | None) -> Fetched:
         problem = vet_url(url, allow_host)

@@ -305,3 +305,47 @@ class WatchMatch(Base):
     fuzzy: Mapped[bool] = mapped_column(Boolean, default=False)
     revision: Mapped[int] = mapped_column(Integer, default=1)
     matched_at: Mapped[datetime]
+
+
+# --- adaptive schedule and fetch history (migration a1c0d5e7f101) ---------------------
+
+
+# --- retention: tombstones (migration a2c0d5e7f102) ------------------------------------
+
+
+# --- workers and the configuration version (migration a3c0d5e7f103) -------------------
+
+
+class Worker(Base):
+    """A ``monitor run`` process as the database has seen it: its heartbeat and the
+    configuration version it runs.  ``monitor status`` reads these."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:start
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))  # "service" or "once"
+    started_at: Mapped[datetime]
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+    stopped_at: Mapped[datetime | None]
+    config_version: Mapped[str | None] = mapped_column(String(100))
+    software: Mapped[str | None] = mapped_column(String(32))  # monitor's version
+
+
+class ServiceState(Base):
+    """Service-wide values shared by every worker, by key (the configuration version the
+    database follows, for one)."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+
+
+# --- digests (migration a4c0d5e7f104) ---------------------------------------------------
+
+
+# --- alerts (migration a5c0d5e7f105) ----------------------------------------------------
