@@ -145,7 +145,13 @@ def config_file(directory: Path, database: str, feeds: list[dict[str, Any]], **e
         # the test site is on loopback, which the fetcher refuses unless a feed allows it
         "defaults": {"interval": "15m", "language": "en", "allow_private": True},
         "feeds": feeds,
+        # services started by tests run side by side: each takes a free port for /healthz
+        "service": {"http": {"port": 0}},
     }
+    service = extra.pop("service", None)
+    if isinstance(service, dict):  # merged, so that a test's service: keeps the free port
+        http = {**data["service"]["http"], **service.get("http", {})}
+        data["service"] = {**service, "http": http}
     data.update(extra)
     path = directory / "feeds.yaml"
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")  # JSON is YAML

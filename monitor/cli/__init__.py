@@ -67,9 +67,40 @@ app.add_typer(watch.matches_app, name="matches")
 app.add_typer(db.app, name="db")
 
 
+_GLOBAL_FLAGS = ("--verbose", "-v", "-vv", "-vvv")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Let ``--config FILE`` and ``-v`` come after the subcommand too
+    (``monitor check --config x.yaml``): moved in front of it, where Click reads them.
+
+    Only the long ``--config`` is moved (``-c`` means ``--collapse`` to ``items list``);
+    nothing after ``--`` is touched."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            rest.extend(argv[index:])
+            break
+        if arg == "--config" and index + 1 < len(argv) and rest:
+            front += argv[index : index + 2]
+            index += 2
+            continue
+        if (arg.startswith("--config=") or arg in _GLOBAL_FLAGS) and rest:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest if front else argv
+
+
 def main() -> None:
+    import sys
+
     try:
-        app()
+        app(args=hoist_global_options(sys.argv[1:]))
     finally:
         # The command is over and its work recorded.  A SIGTERM while the interpreter winds
         # down (joining the pool's processes) changes nothing, and must not turn a clean
