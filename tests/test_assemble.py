@@ -146,10 +146,45 @@ def test_language_falls_back_to_the_configured_one() -> None:
     assert draft.language == "de"
     assert draft.field_sources["language"] == "config"
     nothing = run(
-        entry=replace(ENTRY, language=None), extraction=Extraction(text="Body."), feed_language=None
+        entry=replace(ENTRY, language=None, title="2026"),
+        extraction=Extraction(text="12 345."),
+        feed_language=None,
     )
-    assert nothing.language is None
+    assert nothing.language is None  # no words to read a language from
     assert "language" not in nothing.field_sources
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "language"),
+    [
+        ("Talks resume", "The foreign ministry said talks would resume next week.", "en"),
+        (
+            "Reprise",
+            "Le ministère a annoncé la reprise des négociations la semaine prochaine.",
+            "fr",
+        ),
+        ("گفت‌وگوها", "وزارت امور خارجه اعلام کرد که گفت‌وگوها هفته آینده از سر گرفته می‌شود.", "fa"),
+        ("المحادثات", "أعلنت وزارة الخارجية أن المحادثات ستستأنف الأسبوع المقبل في العاصمة.", "ar"),
+    ],
+)
+def test_an_undeclared_language_is_detected_from_the_words(
+    title: str, text: str, language: str
+) -> None:
+    draft = run(
+        entry=replace(ENTRY, language=None, title=title),
+        extraction=Extraction(text=text),
+        feed_language=None,
+    )
+    assert draft.language == language
+    assert draft.field_sources["language"] == "detected"
+
+
+def test_a_declared_language_is_never_replaced_by_a_detected_one() -> None:
+    draft = run(
+        entry=replace(ENTRY, language="en"),
+        extraction=Extraction(text="Le ministère a annoncé la reprise des négociations."),
+    )
+    assert (draft.language, draft.field_sources["language"]) == ("en", "feed")
 
 
 def test_extraction_failure_falls_back_to_feed_content() -> None:

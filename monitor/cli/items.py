@@ -60,6 +60,13 @@ def list_items(
         help="Only items still waiting for their article page (it failed temporarily and "
         "will be fetched again); they have the feed's text meanwhile.",
     ),
+    language: list[str] = typer.Option(
+        None,
+        "--language",
+        "-l",
+        help="Only items in this language (ISO code: ar also takes ar-SA; none: unknown); "
+        "repeatable. Detected languages count too.",
+    ),
 ) -> None:
     """List stored items, newest first.
 
@@ -67,7 +74,7 @@ def list_items(
     outlets, near-duplicates) make one line, counted in the "copies" column.
     With --pending, only the items whose page is still to be fetched again.
 
-    Example: monitor items list --feed "Al Jazeera" --since 2d --collapse
+    Example: monitor items list --feed "Al Jazeera" --since 2d --collapse --language ar
     """
     if collapse and pending:
         fail("--collapse and --pending do not go together; use one of them", EXIT_USAGE)
@@ -77,13 +84,17 @@ def list_items(
         fail(f"no feed named {feed!r} in {context.settings.config_path}", EXIT_USAGE)
     with context.store() as store:
         if collapse:
-            rows = store.items.list_clusters(feed=feed, since=when_since, limit=limit)
+            rows = store.items.list_clusters(
+                feed=feed, since=when_since, limit=limit, languages=language or ()
+            )
         else:
-            listed = store.items.list(feed=feed, since=when_since, limit=limit, pending=pending)
+            listed = store.items.list(
+                feed=feed, since=when_since, limit=limit, pending=pending, languages=language or ()
+            )
             rows = [(i, 1) for i in listed]
     noun = "stories" if collapse else "items waiting for their page" if pending else "items"
     table = Table(title=f"{len(rows)} {noun}", title_justify="left")
-    columns = ["id", "published", "title", "feeds", "words", "text from"]
+    columns = ["id", "published", "title", "feeds", "lang", "words", "text from"]
     if collapse:
         columns.insert(3, "copies")
     for column in columns:
@@ -94,6 +105,7 @@ def list_items(
             when(item.published_at),
             safe(item.title or item.url),
             safe(", ".join(item.feeds)),
+            safe(item.language or ""),
             str(item.word_count),
             safe(item.extraction_method),
         ]
@@ -237,6 +249,13 @@ def export(
         help="CSV for Excel or LibreOffice: a cell starting with = + - @ (a formula a feed "
         "could plant) gets a leading apostrophe, so it shows as text.",
     ),
+    language: list[str] = typer.Option(
+        None,
+        "--language",
+        "-l",
+        help="Only items in this language (ISO code: ar also takes ar-SA; none: unknown); "
+        "repeatable. Detected languages count too.",
+    ),
 ) -> None:
     """Export items as JSON lines or CSV (one row per item, oldest first).
 
@@ -251,7 +270,8 @@ def export(
     with context.store() as store:
         handle: TextIO = output.open("w", encoding="utf-8", newline="") if output else sys.stdout
         try:
-            rows = _with_matches(store, store.items.iter_all(since=when_since, feed=feed))
+            items = store.items.iter_all(since=when_since, feed=feed, languages=language or ())
+            rows = _with_matches(store, items)
             count = _write(handle, format_, rows, spreadsheet)
         finally:
             if output:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from monitor.config import Settings
 from monitor.pipeline.canonical import canonicalize, same_site
 from monitor.pipeline.extract import EXTRACTOR_VERSION, METHOD, extract_page
+from monitor.pipeline.language import detect_language
 from monitor.pipeline.sketch import sketch_text
 from monitor.pipeline.text import normalised_text_hash, word_count
 from monitor.pipeline.types import Extraction, Fetched, ItemDraft, Outcome, ParsedEntry
@@ -130,13 +131,22 @@ def assemble(
     )
     if categories_source:
         sources["categories"] = categories_source
+    title = pick("title", ("page", ext.title if ext else None), ("feed", entry.title))
+    language = pick(
+        "language",
+        ("page", ext.language if ext else None),
+        ("feed", entry.language),
+        ("config", feed_language),
+    )
+    if language is None:  # nobody declared it: read it from the words
+        language = pick("language", ("detected", detect_language(title, text)))
     return ItemDraft(
         url=final_url,
         canonical_url=choose_canonical(
             final_url, ext.canonical_url if ext else None, extra_tracking
         ),
         guid=entry.guid,
-        title=pick("title", ("page", ext.title if ext else None), ("feed", entry.title)),
+        title=title,
         author=pick("author", ("page", ext.author if ext else None), ("feed", entry.author)),
         published_at=published,
         updated_at=updated,
@@ -144,12 +154,7 @@ def assemble(
             "summary", ("page", ext.description if ext else None), ("feed", entry.summary)
         ),
         text=text,
-        language=pick(
-            "language",
-            ("page", ext.language if ext else None),
-            ("feed", entry.language),
-            ("config", feed_language),
-        ),
+        language=language,
         site_name=pick("site_name", ("page", ext.sitename if ext else None), ("feed", feed_title)),
         categories=categories,
         image_url=pick("image_url", ("page", ext.image if ext else None), ("feed", entry.image)),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.pipeline.types import ParsedEntry
@@ -154,11 +154,25 @@ class ItemQueries:
                 entry.tags.extend(t for t in tags or () if t not in entry.tags)
         return info
 
-    def _select(self, feed: str | None, since: datetime | None) -> Select[Any]:
-        return self._filter(select(Item), feed, since)
+    def _select(
+        self, feed: str | None, since: datetime | None, languages: Sequence[str] = ()
+    ) -> Select[Any]:
+        return self._filter(select(Item), feed, since, languages)
 
     @staticmethod
-    def _filter(query: S, feed: str | None, since: datetime | None) -> S:
+    def _filter(
+        query: S, feed: str | None, since: datetime | None, languages: Sequence[str] = ()
+    ) -> S:
+        """``languages``: ISO codes (``ar`` also takes ``ar-SA``); ``none``: no language."""
+        if languages:
+            wanted: list[ColumnElement[bool]] = []
+            for code in {c.strip().lower() for c in languages if c.strip()}:
+                if code == "none":
+                    wanted.append(Item.language.is_(None))
+                else:
+                    lowered = func.lower(Item.language)
+                    wanted.append(or_(lowered == code, lowered.like(f"{code}-%")))
+            query = query.where(or_(*wanted))
         if feed:
             query = query.where(
                 Item.id.in_(
@@ -205,7 +219,12 @@ class ItemQueries:
         )
 
     def list_clusters(
-        self, feed: str | None = None, since: datetime | None = None, limit: int | None = 50
+        self,
+        feed: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 50,
+        *,
+        languages: Sequence[str] = (),
     ) -> list[tuple[StoredItem, int]]:
         """One row per story: each cluster's representative and how many of its items match,
         newest story first."""
@@ -215,6 +234,7 @@ class ItemQueries:
             select(cluster.label("cluster"), func.count().label("size")).select_from(Item),
             feed,
             since,
+            languages,
         )
         groups = groups.group_by(cluster).order_by(newest.desc(), cluster.desc())
         if limit:
@@ -293,9 +313,10 @@ class ItemQueries:
         limit: int | None = 50,
         *,
         pending: bool = False,
+        languages: Sequence[str] = (),
     ) -> list[StoredItem]:
         """Items, newest first; ``pending``: only those whose page is still awaited."""
-        query = self._select(feed, since)
+        query = self._select(feed, since, languages)
         if pending:
             query = query.where(Item.id.in_(select(PageRetry.item_id)))
         query = query.order_by(
@@ -308,8 +329,14 @@ class ItemQueries:
             info = self._feed_info(session, [i.id for i in items])
             return [self._stored(i, info[i.id]) for i in items]
 
-    def count(self, since: datetime | None = None, feed: str | None = None) -> int:
-        query = self._filter(select(func.count()).select_from(Item), feed, since)
+    def count(
+        self,
+        since: datetime | None = None,
+        feed: str | None = None,
+        *,
+        languages: Sequence[str] = (),
+    ) -> int:
+        query = self._filter(select(func.count()).select_from(Item), feed, since, languages)
         with self._sessions() as session:
             return int(session.scalar(query) or 0)
 
@@ -322,12 +349,18 @@ class ItemQueries:
             return self._stored(item, self._feed_info(session, [item_id])[item_id], has_page)
 
     def iter_all(
-        self, since: datetime | None = None, feed: str | None = None, batch: int = 500
+        self,
+        since: datetime | None = None,
+        feed: str | None = None,
+        batch: int = 500,
+        *,
+        languages: Sequence[str] = (),
     ) -> Iterator[StoredItem]:
         """Every matching item, oldest first, read in batches (keyset pagination)."""
         last_id = 0
         while True:
-            query = self._select(feed, since).where(Item.id > last_id).order_by(Item.id)
+            query = self._select(feed, since, languages)
+            query = query.where(Item.id > last_id).order_by(Item.id)
             with self._sessions() as session:
                 items = list(session.scalars(query.limit(batch)))
                 if not items:
