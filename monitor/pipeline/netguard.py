@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import ipaddress
 import re
 import socket
@@ -94,6 +95,7 @@ _HINT = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and asked for every connection and request
 def address_class(ip: str | IPv4Address | IPv6Address) -> str | None:
     """The class of an address the fetcher refuses (``"loopback"``, ...), None if public.
 
@@ -136,6 +138,7 @@ def _embedded_v4(address: IPv6Address) -> IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def canonical_host(host: str) -> str:
     """A host name or address in the one spelling used to compare it with ``allow_host``.
 
@@ -153,6 +156,7 @@ def canonical_host(host: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
 def literal_address(host: str) -> IPAddress | None:
     """The address a host written as a number stands for, or None for a name.
 
