@@ -50,7 +50,8 @@ def check(ctx: typer.Context) -> None:
                 f"{settings.config_path}: {len(settings.feeds)} feeds, "
                 f"{len(settings.watchlists)} watchlists, database {settings.masked_database_url}"
             ),
-        )
+        ),
+        soft_wrap=True,  # paths stay whole, for copying, however narrow the terminal
     )
 
 
@@ -87,7 +88,7 @@ def run(
         from monitor.service.core import Service, default_components
 
         with context.store() as store, handle_errors():
-            setup_logging(context.verbose, default=logging.INFO)
+            setup_logging(context.verbose, logging.INFO, settings.service.log_format)
             service = Service(settings, store, tick_seconds=tick, stop=stop)
             for component in default_components(settings):
                 service.add(component)
