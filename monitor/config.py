@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
@@ -180,8 +181,29 @@ class RuleConfig(_Model):
 Rule = Annotated[RuleConfig, BeforeValidator(_rule_mapping)]
 
 
+def _is_email(address: Any) -> bool:
+    return isinstance(address, str) and bool(
+        re.match(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$", address)
+    )
+
+
+def _email(address: str) -> str:
+    if not _is_email(address):
+        raise ValueError(f"expected an e-mail address such as analyst@example.org, got {address!r}")
+    return address
+
+
+def _retry_delays_digest(value: Any) -> Any:
+    """``backoff: [1m, 5m]`` or one delay -> seconds each (see :func:`_retry_delays`)."""
+    return _retry_delays(value)
+
+
 class DigestConfig(_Model):
-    """A watchlist's daily digest e-mail."""
+    """A watchlist's digest e-mail: who gets it, when, and what it looks like.
+
+    ``schedule`` is a five-field cron expression read in ``timezone`` (an IANA
+    zone such as Asia/Beirut); both are checked here so that a typo is a
+    config error with its line, not a service that never sends."""
 
     to: list[str] = Field(min_length=1)
     schedule: str = "0 7 * * *"  # cron, in ``timezone``
@@ -189,13 +211,84 @@ class DigestConfig(_Model):
     empty: Literal["skip", "send"] = "skip"
     group_by: Literal["rule", "feed"] = "rule"
     template_dir: str | None = None  # templates overriding the shipped ones
+    # a digest the SMTP server refused is tried again after each delay in turn, then after
+    # the last one for ever; after fail_after attempts it is shown (and logged) as failed
+    backoff: Annotated[
+        list[Annotated[int, Field(ge=1, le=86400)]], BeforeValidator(_retry_delays_digest)
+    ] = Field(default_factory=lambda: [60, 300, 900, 3600], min_length=1)
+    fail_after: int = Field(default=3, ge=1, le=1000)
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [_email(address) for address in value]
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        if len(value.split()) != 5:
+            raise ValueError(
+                f"expected a cron expression of 5 fields (minute hour day month weekday), "
+                f'got {value!r}; e.g. "0 7 * * *" for 07:00 every day'
+            )
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(
+                f'{value!r} is not a valid cron expression ({exc}); e.g. "0 7 * * 1-5" '
+                "for 07:00 on weekdays"
+            ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; write an IANA zone name such as "
+                "Asia/Beirut, Europe/London or UTC"
+            ) from None
+        return value
+
+
+def _retry_delays(value: Any) -> Any:
+    """``backoff: [10s, 30s, 2m]`` or one delay (``backoff: 1m``) -> seconds each."""
+    items = value if isinstance(value, list) else [value]
+    return [parse_duration(item) for item in items]
 
 
 class AlertConfig(_Model):
-    """A watchlist's real-time alerts: a webhook POSTed within seconds of a match."""
+    """A watchlist's real-time alerts: a webhook POSTed within seconds of a match.
+
+    A failed POST is tried again after each delay of ``backoff`` in turn, then
+    after its last delay for ever; after ``fail_after`` attempts the alert is
+    shown as failed (``monitor alerts list``) but still tried: none is dropped."""
 
     webhook: Annotated[str, BeforeValidator(_http_url)]
     format: Literal["json", "slack"] = "json"
+    # POST to the webhook even when its host is on a loopback or private address (a
+    # receiver on the same machine or network); public addresses only by default
+    allow_private: bool = False
+    backoff: Annotated[
+        list[Annotated[int, Field(ge=1, le=86400)]], BeforeValidator(_retry_delays)
+    ] = Field(default_factory=lambda: [10, 30, 120, 600, 1800, 3600], min_length=1)
+    fail_after: int = Field(default=5, ge=1, le=1000)
+
+    @field_validator("webhook")
+    @classmethod
+    def _no_credentials(cls, value: str) -> str:
+        if re.match(r"^https?://[^/?#]*@", value, re.IGNORECASE):
+            raise ValueError(
+                "a webhook URL with user:password@ is not accepted; put the secret in the "
+                "path or query as the receiver documents it"
+            )
+        return value
 
 
 class WatchlistConfig(_Model):
@@ -214,10 +307,19 @@ class WatchlistConfig(_Model):
     @field_validator("recipients")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", address):
-                raise ValueError(f"expected an e-mail address, got {address!r}")
-        return value
+        return [_email(address) for address in value]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recipients_are_digest_to(cls, data: Any) -> Any:
+        """``recipients:`` without a ``digest:`` block still means a daily digest to them
+        (07:00 UTC), as the documentation always said; with one, ``digest.to`` wins."""
+        if isinstance(data, Mapping) and "digest" not in data:
+            recipients = data.get("recipients")
+            if recipients and _scalars(recipients) and all(map(_is_email, recipients)):
+                data = {**data, "digest": {"to": list(recipients)}}
+            # otherwise recipients: reports what is wrong with it, once
+        return data
 
 
 class FetchSettings(_Model):
@@ -236,8 +338,9 @@ class FetchSettings(_Model):
     # an article page that failed temporarily (timeout, 429, 5xx) is retried this long
     page_retry_for: Duration = 86400
     # politeness, per host, for feeds and article pages alike: at least this many seconds
-    # between the starts of two requests to one host (per_host bounds how many at once)
-    per_host_delay: float = Field(default=0.0, ge=0, le=600)
+    # between the starts of two requests to one host (per_host bounds how many at once);
+    # one a second, the pace polite crawlers keep to a site that asks nothing else
+    per_host_delay: float = Field(default=1.0, ge=0, le=600)
 
 
 class ExtractSettings(_Model):
@@ -288,6 +391,11 @@ class HousekeepingSettings(_Model):
     """Retention and history (docs/configuration.md, "housekeeping")."""
 
     retention: Duration | None = None  # None: items are kept for ever
+    # items a watchlist matched are kept at least this long (None: for ever); the longer of
+    # this and their feeds' retention applies (monitor.storage.retention)
+    matched_retention: Duration | None = None
+    # a pruned entry's tombstone goes once its feed, read after this long, no longer lists it
+    tombstone_ttl: Duration = 30 * 86400
     prune_every: Duration = 3600
     prune_batch: int = Field(default=1000, ge=1, le=100_000)
     history: int = Field(default=50, ge=1, le=10_000)  # polls of fetch history kept per feed
@@ -296,18 +404,31 @@ class HousekeepingSettings(_Model):
 class SmtpSettings(_Model):
     """Where digests are sent from (docs/configuration.md, "smtp")."""
 
-    host: str = Field(min_length=1)
+    host: str | None = Field(default=None, min_length=1)
     port: int = Field(default=587, ge=1, le=65535)
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password_env: str | None = None  # the password is read from this environment variable
     from_: str = Field(alias="from", min_length=3)
     timeout: float = Field(default=30.0, gt=0)
+    # instead of SMTP: add each digest to the Maildir at this path (relative to feeds.yaml)
+    output: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> SmtpSettings:
+        if not self.host and not self.output:
+            raise ValueError(
+                "smtp: needs a host: (the SMTP server) or an output: (a Maildir path for "
+                "digests written to disk); add one of them"
+            )
+        return self
 
 
 class _File(_Model):
     """The shape of ``feeds.yaml`` itself."""
 
+    # orders versions of this file across workers (monitor.storage.config_version)
+    config_version: int | None = Field(default=None, ge=0)
     database: str | None = None
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     extract: ExtractSettings = Field(default_factory=ExtractSettings)
@@ -336,6 +457,7 @@ class Settings(_Model):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
     smtp: SmtpSettings | None = None
+    config_version: int | None = None
 
     @property
     def masked_database_url(self) -> str:
@@ -990,4 +1112,5 @@ def load_settings(
         service=parsed.service,
         housekeeping=parsed.housekeeping,
         smtp=parsed.smtp,
+        config_version=parsed.config_version,
     )

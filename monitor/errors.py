@@ -40,3 +40,7 @@ class NotFoundError(StorageError, LookupError):
 
 class OpmlError(MonitorError):
     """An OPML file cannot be read."""
+
+
+class NotifyError(MonitorError):
+    """A digest or alert cannot be built or delivered (template, SMTP, mail output)."""

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -42,19 +43,20 @@ from monitor.page_retries import HTML_TYPES, PageRetries
 from monitor.pipeline.assemble import assemble, extraction_job
 from monitor.pipeline.canonical import canonicalize
 from monitor.pipeline.fetch import Fetcher
+from monitor.pipeline.hosts import HostPauses
 from monitor.pipeline.identity import Identified, identify
 from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
 from monitor.pool import Quarantined, WorkerPool, WorkerStartupError, worker_count
 from monitor.reports import FeedReport, PageReport, RunReport
-from monitor.schedule import next_page_attempt, next_poll
+from monitor.schedule import Bounds, next_page_attempt, plan, starting
 from monitor.stopping import Stopped, StopSignal
 from monitor.storage import Store, is_transient
 from monitor.storage.entries import RetryPlan
 from monitor.storage.feeds import FeedState, FetchRecord
 from monitor.storage.items import EntryKey, NewItem, Stored
 from monitor.watch.stage import WatchStage, feed_tags
-from monitor.workers import is_dead_local, worker_id
+from monitor.workers import lease_holder_gone, worker_id
 from monitor.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,12 @@ class Orchestrator:
         self._pool = pool
         self._own_pool = pool is None
         self.watch = WatchStage(settings.watchlists)
-        self._writer: BatchWriter
+        self._writer: BatchWriter[NewItem, Stored]
+        self._recorder: BatchWriter[tuple[int, FetchRecord, datetime], str | None]
         self.stop = stop or StopSignal()
+        self._synced = False  # feeds synced (or refused as older) once: not on every tick
         self._page_slots = asyncio.Semaphore(1)
+        self._pauses = HostPauses()  # hosts' Retry-After, from one poll to the next
         self._retries = PageRetries(
             settings,
             store,
@@ -131,8 +136,12 @@ class Orchestrator:
     def stop_requested(self) -> bool:
         return self.stop.requested
 
-    def sync_feeds(self) -> None:
-        self.store.feeds.sync(self.settings.feeds, self.clock())
+    def sync_feeds(self) -> bool:
+        """Sync the configured feeds into the database, unless it follows a newer
+        feeds.yaml (then warn once and poll what it lists); True when synced."""
+        result = self.store.config_version.sync_feeds(self.settings, self.owner, self.clock)
+        self._synced = True
+        return result.synced
 
     def run_once(
         self,
@@ -149,14 +158,15 @@ class Orchestrator:
         started = time.perf_counter()
         if self.stop_requested:
             return RunReport([], 0.0, stopped=True)
-        self.sync_feeds()
+        if not self._synced:  # the service syncs at start and on reload only
+            self.sync_feeds()
         feeds = self.store.feeds.claim(
             self.owner,
             self.clock(),
             LEASE,
             names=names,
             due_only=due_only,
-            is_dead=is_dead_local,
+            is_dead=lease_holder_gone(self.store, self.clock()),
             reclaim_own=True,
         )
         if on_claimed:
@@ -192,8 +202,10 @@ class Orchestrator:
         self._page_slots = asyncio.Semaphore(self._workers * 4)
         async with (
             self.stop.attached(signals),
-            Fetcher(self.settings.fetch, events=self.events) as fetcher,
+            Fetcher(self.settings.fetch, events=self.events, pauses=self._pauses) as fetcher,
             BatchWriter(self.store.items.add_many) as self._writer,
+            # the end of each feed's poll, a few hundred feeds to a transaction
+            BatchWriter(self.store.feeds.record_many, max_batch=250, linger=0.02) as self._recorder,
         ):
 
             async def one(feed: FeedState) -> FeedReport:
@@ -261,10 +273,10 @@ class Orchestrator:
                 log.exception("feed %r: unexpected error while polling %s", feed.name, feed.url)
                 report.outcome, report.error = Outcome.TEMPORARY, f"internal error: {exc!r}"
         report.duration = time.perf_counter() - started
-        self._record(feed, fetched, parsed, report)
+        await self._record(feed, fetched, parsed, report)
         return report
 
-    def _record(
+    async def _record(
         self,
         feed: FeedState,
         fetched: Fetched | None,
@@ -276,16 +288,29 @@ class Orchestrator:
         validators = feed.validators
         if fetched is not None and not report.failed and report.complete:
             validators = fetched.validators
-        when = next_poll(
-            report.outcome,
-            feed.interval_seconds,
-            failures,
-            now,
-            fetched.retry_after if fetched else None,
+        schedule = self.settings.schedule
+        next_plan = plan(
+            feed.cadence or starting(feed.interval_seconds),
+            outcome=report.outcome,
+            failures=failures,
+            new=report.new + report.linked,
+            complete=report.complete,
+            now=now,
+            bounds=Bounds.of(
+                feed.interval_seconds,
+                feed.min_interval or schedule.min_interval,
+                feed.max_interval or schedule.max_interval,
+            ),
+            adaptive=schedule.adaptive,
+            retry_after=fetched.retry_after if fetched else None,
+            jitter=schedule.jitter,
+            spread=random.uniform(-1.0, 1.0),
         )
+        when = next_plan.next_at
         if not report.complete:  # read the document again soon, for what was left
             soon = now if self.stop.stopping else now + timedelta(seconds=BACKLOG_POLL)
             when = min(when, soon)
+        moved_to, gone, note = self._moved_or_gone(feed, fetched, report)
         record = FetchRecord(
             outcome=report.outcome.value,
             status=report.status,
@@ -297,9 +322,18 @@ class Orchestrator:
             duration=report.duration,
             failed=report.failed,
             next_fetch_at=when,
+            entries=report.entries,
+            url=feed.url,
+            cadence=next_plan.cadence,
+            moved_to=moved_to,
+            gone=gone,
+            note=note,
+            history=self.settings.housekeeping.history,
         )
         try:
-            self.store.feeds.record(feed.id, record, now)
+            refused = await self._recorder.add((feed.id, record, now))
+            if refused:
+                log.warning("feed %r: %s", feed.name, refused)
         except Exception as exc:
             if not is_transient(exc):
                 raise
@@ -325,6 +359,43 @@ class Orchestrator:
             report.pages_pending,
             report.duration,
         )
+
+    def _moved_or_gone(
+        self, feed: FeedState, fetched: Fetched | None, report: FeedReport
+    ) -> tuple[str | None, str | None, str | None]:
+        """A 301/308 to a URL that answered: the feed's new URL.  A 410: the reason the
+        feed is disabled.  Each logged as a WARNING saying what to change in the config;
+        returned with the note for the fetch history."""
+        if fetched is None:
+            return None, None, None
+        if fetched.status == 410:
+            gone = (
+                f"410 Gone from {fetched.final_url or feed.url} on "
+                f"{self.clock():%Y-%m-%d %H:%M} UTC: not polled any more"
+            )
+            log.warning(
+                "feed %r: %s %s; give it a new URL in the config, remove it, or run "
+                "`monitor feeds enable %s` to poll it again",
+                feed.name,
+                feed.url,
+                gone,
+                feed.name,
+            )
+            moved = fetched.moved_to if fetched.moved_to != feed.url else None
+            after = f" (after a move to {moved})" if moved else ""
+            return None, gone, f"disabled: {gone}{after}"
+        if fetched.moved_to and fetched.moved_to != feed.url and not report.failed:
+            log.warning(
+                "feed %r: %s has moved permanently (HTTP 301/308) to %s; polling the new "
+                "URL from now on. Change its url in the config to %s",
+                feed.name,
+                feed.url,
+                fetched.moved_to,
+                fetched.moved_to,
+            )
+            note = f"moved permanently from {feed.url} to {fetched.moved_to}"
+            return fetched.moved_to, None, note
+        return None, None, None
 
     async def _ingest(
         self,
@@ -375,7 +446,7 @@ class Orchestrator:
         self._reject(feed, [e for e in entries if e.rejected], report, now)
         entries = [e for e in entries if not e.rejected]
         keys = [EntryKey(e.guid, e.url, e.entry.title, e.key) for e in entries]
-        known = self.store.items.lookup(feed.id, keys)
+        known = self.store.items.lookup(feed.id, keys, now)
         unknown = [k.entry_key for k, hit in zip(keys, known, strict=True) if hit is None]
         given_up = self.store.entries.permanently_rejected(feed.id, unknown)
         fresh: list[tuple[Identified, EntryKey, int | None]] = []

@@ -168,6 +168,7 @@ class WorkerPool:
         self._quarantine: dict[str, tuple[str, str]] = {}  # key -> (kind, reason)
         self._state: _LoopState | None = None
         self._closed = False
+        self._startup_failure: str | None = None  # the last probe failed; cleared by a success
         self.rebuilds = 0
 
     # -- public -------------------------------------------------------------------
@@ -175,6 +176,16 @@ class WorkerPool:
     @property
     def quarantined(self) -> frozenset[str]:
         return frozenset(self._quarantine)
+
+    @property
+    def startup_failure(self) -> str | None:
+        """Why fresh workers die before finishing a no-op (the pool is broken), until a task
+        succeeds again; None when the pool works.  Read by ``/healthz``."""
+        return self._startup_failure
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def quarantine(self, key: str, reason: str, kind: str = "input") -> None:
         """Refuse ``key`` from now on (e.g. a key the database already records as quarantined)."""
@@ -270,6 +281,7 @@ class WorkerPool:
                 self._flight.pop(generation, None)
         if generation == self._generation:
             self._proven = generation
+            self._startup_failure = None
         return result
 
     def _note_break(self, generation: int, error: BrokenExecutor) -> None:
@@ -337,6 +349,7 @@ class WorkerPool:
             except _Broken as broken:
                 if broken.ran:
                     state.startup_failure = (await self._breakage(broken.generation)).detail
+                    self._startup_failure = state.startup_failure
         if state.startup_failure is not None:
             raise WorkerStartupError(
                 f"the worker processes die before finishing a no-op ({state.startup_failure}), "

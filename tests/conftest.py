@@ -148,6 +148,7 @@ def config_file(directory: Path, database: str, feeds: list[dict[str, Any]], **e
         # services started by tests run side by side: each takes a free port for /healthz
         "service": {"http": {"port": 0}},
     }
+    data["fetch"] = {"per_host_delay": 0, **extra.pop("fetch", {})}  # loopback: one host
     service = extra.pop("service", None)
     if isinstance(service, dict):  # merged, so that a test's service: keeps the free port
         http = {**data["service"]["http"], **service.get("http", {})}

@@ -642,6 +642,9 @@ class HostileWeb:
         self.drip_for, self.retry_after = drip_for, retry_after
         self.main = RawHTTPServer("127.0.0.1")
         self.other = RawHTTPServer("127.0.0.2")
+        # a 429 with Retry-After pauses its whole host: the rate-limited site is a host of
+        # its own, or it would pause every other case on 127.0.0.1
+        self.limited = RawHTTPServer("127.0.0.3")
         self.blackhole = Blackhole("127.0.0.1")
         self.cases: dict[str, Case] = {}
         self.main.route_prefix("/articles/", self._article)
@@ -658,6 +661,7 @@ class HostileWeb:
     def __enter__(self) -> HostileWeb:
         self.main.start()
         self.other.start()
+        self.limited.start()
         return self
 
     def __exit__(
@@ -671,6 +675,7 @@ class HostileWeb:
     def close(self) -> None:
         self.main.close()
         self.other.close()
+        self.limited.close()
         self.blackhole.close()
 
     @property
@@ -743,9 +748,10 @@ class HostileWeb:
             m.route(path, static(b"upstream trouble", "text/plain", status=status))
             self._case(f"status-{status}", path, f"HTTP {status}: temporary", True)
         retry = [("Retry-After", str(self.retry_after))]
-        m.route("/cases/status-429/feed.xml", static(b"slow down", "text/plain", 429, retry))
+        limited = static(b"slow down", "text/plain", 429, retry)
+        self.limited.route("/cases/status-429/feed.xml", limited)
         expect = f"HTTP 429: temporary, next poll after Retry-After {self.retry_after}s"
-        self._case("status-429", "/cases/status-429/feed.xml", expect, True)
+        self._case("status-429", self.limited.url("/cases/status-429/feed.xml"), expect, True)
         m.route("/loop/a", redirect(m.url("/loop/b")))
         m.route("/loop/b", redirect(m.url("/loop/a")))
         self._case("redirect-loop", "/loop/a", "redirect loop: hard, too many redirects", True)

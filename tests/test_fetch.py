@@ -57,7 +57,12 @@ def own_host(url: str) -> str | None:
 
 def make_settings(**overrides: Any) -> FetchSettings:
     """Fetch settings with timeouts short enough that a hang fails fast."""
-    values: dict[str, Any] = {"connect_timeout": 2.0, "read_timeout": 5.0, **overrides}
+    values: dict[str, Any] = {
+        "connect_timeout": 2.0,
+        "read_timeout": 5.0,
+        "per_host_delay": 0.0,  # many requests to one loopback host (tests/test_politeness.py)
+        **overrides,
+    }
     return FetchSettings(**values)
 
 

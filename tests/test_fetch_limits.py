@@ -175,7 +175,12 @@ def other() -> Iterator[LoopbackServer]:
 
 
 def settings(**overrides: Any) -> FetchSettings:
-    values: dict[str, Any] = {"connect_timeout": 2.0, "read_timeout": 5.0, **overrides}
+    values: dict[str, Any] = {
+        "connect_timeout": 2.0,
+        "read_timeout": 5.0,
+        "per_host_delay": 0.0,  # many requests to one loopback host (tests/test_politeness.py)
+        **overrides,
+    }
     return FetchSettings(**values)
 
 
@@ -765,7 +770,7 @@ def peak():
 
 async def main():
     warm_url, cap, *urls = sys.argv[1:]
-    async with Fetcher(FetchSettings(max_bytes=int(cap))) as fetcher:
+    async with Fetcher(FetchSettings(max_bytes=int(cap), per_host_delay=0)) as fetcher:
         warm = await fetcher.fetch_page(warm_url, allow_host="127.0.0.1")
         start = peak()
         bombs = []

@@ -46,6 +46,8 @@ def test_service_polls_until_sigterm_and_stops_cleanly(
     try:
         with Store.open(settings.database_url) as store:
             _wait_for(lambda: store.items.count() == 3)
+            # the poll's outcome is recorded just after its items are stored
+            _wait_for(lambda: store.feeds.health()[0].last_outcome is not None)
             health = store.feeds.health()
         assert health[0].last_outcome == "ok"
         assert health[0].next_fetch_at is not None

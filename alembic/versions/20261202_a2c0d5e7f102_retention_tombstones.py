@@ -22,10 +22,38 @@ depends_on: str | Sequence[str] | None = None
 
 UTC = monitor.storage.schema.UTCDateTime(timezone=True)
 
+_INDEXES = (
+    ("ix_tombstones_feed_id_entry_url", ["feed_id", "entry_url"]),
+    ("ix_tombstones_feed_id_canonical_url", ["feed_id", "canonical_url"]),
+    ("ix_tombstones_last_seen_at", ["last_seen_at"]),
+)
+
 
 def upgrade() -> None:
-    pass  # filled in by the change that introduces these tables
+    op.create_table(
+        "tombstones",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("feed_id", sa.Integer(), nullable=False),
+        sa.Column("entry_key", sa.Text(), nullable=False),
+        sa.Column("guid", sa.Text(), nullable=True),
+        sa.Column("entry_url", sa.Text(), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("canonical_url", sa.Text(), nullable=False),
+        sa.Column("item_id", sa.Integer(), nullable=False),
+        sa.Column("stored_at", UTC, nullable=False),
+        sa.Column("pruned_at", UTC, nullable=False),
+        sa.Column("last_seen_at", UTC, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["feed_id"], ["feeds.id"], name="fk_tombstones_feed_id_feeds", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_tombstones"),
+        sa.UniqueConstraint("feed_id", "entry_key", name="uq_tombstones_feed_id_entry_key"),
+    )
+    for name, columns in _INDEXES:
+        op.create_index(name, "tombstones", columns)
 
 
 def downgrade() -> None:
-    pass
+    for name, _columns in reversed(_INDEXES):
+        op.drop_index(name, table_name="tombstones")
+    op.drop_table("tombstones")

@@ -14,7 +14,10 @@ from pathlib import Path
 import typer
 
 from monitor import __version__
-from monitor.cli import db, feeds, items, run, watch
+from monitor.cli import alerts as alerts_cli
+from monitor.cli import db, feeds, items, run, status, watch
+from monitor.cli import digest as digest_cli
+from monitor.cli import housekeeping as housekeeping_cli
 from monitor.cli.common import Context
 
 # monitor.config's DEFAULT_CONFIG, written out: importing the config module (pydantic, the
@@ -60,11 +63,15 @@ def _root(
 
 
 run.register(app)
+housekeeping_cli.register(app)
+status.register(app)
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(items.app, name="items")
 app.add_typer(watch.watchlists_app, name="watchlists")
 app.add_typer(watch.matches_app, name="matches")
 app.add_typer(db.app, name="db")
+app.add_typer(alerts_cli.app, name="alerts")
+app.add_typer(digest_cli.app, name="digest")
 
 
 _GLOBAL_FLAGS = ("--verbose", "-v", "-vv", "-vvv")

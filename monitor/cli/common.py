@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,16 +139,49 @@ class _PlainRichHandler(RichHandler):
         return super().render_message(record, visible(message))
 
 
-def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
+LOG_FORMAT_ENV = "MONITOR_LOG_FORMAT"
+LOG_FORMATS = ("text", "json")
+
+
+def log_format_of(configured: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The log format: ``MONITOR_LOG_FORMAT`` if set, else ``service.log_format``, else text.
+
+    The environment wins so that an operator (or a systemd unit) can switch a
+    deployment to JSON lines without editing the shared feeds.yaml."""
+    env = os.environ if env is None else env
+    chosen = env.get(LOG_FORMAT_ENV) or configured or "text"
+    if chosen not in LOG_FORMATS:
+        fail(
+            f"{LOG_FORMAT_ENV}={chosen!r} is not a log format; use text or json "
+            f"(or unset it to follow service.log_format in the config)",
+            EXIT_USAGE,
+        )
+    return chosen
+
+
+def setup_logging(
+    verbose: int, default: int = logging.WARNING, log_format: str | None = None
+) -> None:
+    """Log to stderr: Rich text lines (the default), or one JSON object a line (see
+    :mod:`monitor.logfmt`) when :func:`log_format_of` says json."""
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    handler: logging.Handler
+    if log_format_of(log_format) == "json":
+        from monitor.logfmt import JsonFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        logging.captureWarnings(True)  # warnings.warn too: every line of stderr is JSON
+    else:
+        handler = _PlainRichHandler(console=err, show_path=False, markup=False)
     logging.basicConfig(
         level=level,
         format="%(message)s",
         datefmt="[%X]",
-        handlers=[_PlainRichHandler(console=err, show_path=False, markup=False)],
+        handlers=[handler],
         force=True,
     )
-    for noisy in ("httpx", "httpcore", "alembic", "apscheduler"):
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler", "uvicorn"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 

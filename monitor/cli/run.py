@@ -71,6 +71,7 @@ def run(
     """
     from monitor.orchestrator import Orchestrator
     from monitor.stopping import StopSignal
+    from monitor.workers import registered, single_writer  # SQLite: one service
 
     context: Context = ctx.obj
     settings = context.settings
@@ -87,7 +88,11 @@ def run(
     if not once:
         from monitor.service.core import Service, default_components
 
-        with context.store() as store, handle_errors():
+        with (
+            handle_errors(),
+            single_writer(settings.database_url, "service"),
+            context.store() as store,
+        ):
             setup_logging(context.verbose, logging.INFO, settings.service.log_format)
             service = Service(settings, store, tick_seconds=tick, stop=stop)
             for component in default_components(settings):
@@ -97,8 +102,10 @@ def run(
         return
     with _stop_on_signals(stop):  # until the summary is out: a late SIGTERM is a clean stop
         with (
-            context.store() as store,
             handle_errors(),
+            single_writer(settings.database_url, "once"),
+            context.store() as store,
+            registered(store, settings),  # for `monitor status`
             Orchestrator(settings, store, stop=stop) as orchestrator,
         ):
             setup_logging(context.verbose)
@@ -148,8 +155,26 @@ def _run_with_progress(orchestrator: Orchestrator, names: list[str] | None, due:
         return orchestrator.run_once(names=names, due_only=due, on_claimed=claimed, on_feed=done)
 
 
+# Past this many feeds the table lists only those worth a look (failed, new items, work
+# left); a thousand rows of "not_modified" hide the three that matter, and cost a second.
+FULL_TABLE_UP_TO = 40
+
+
+def _worth_a_row(feed: FeedReport) -> bool:
+    return feed.failed or bool(feed.new or feed.revised or feed.deferred or feed.page_failures)
+
+
 def _summary(report: RunReport) -> None:
-    table = Table(title="monitor run --once", title_justify="left")
+    rows = report.feeds
+    if len(rows) > FULL_TABLE_UP_TO:
+        rows = [f for f in rows if _worth_a_row(f)]
+    title = "monitor run --once"
+    if len(rows) < len(report.feeds):
+        title += (
+            f": {len(rows)} of {len(report.feeds)} feeds listed, the rest not modified or "
+            "with nothing new (monitor feeds list shows every feed)"
+        )
+    table = Table(title=title, title_justify="left")
     for column, justify in (
         ("feed", "left"),
         ("result", "left"),
@@ -166,7 +191,7 @@ def _summary(report: RunReport) -> None:
             no_wrap=justify == "right",
             min_width=len(column) if justify == "right" else None,
         )
-    for feed in sorted(report.feeds, key=lambda f: (not f.failed, f.name)):
+    for feed in sorted(rows, key=lambda f: (not f.failed, f.name)):
         result = Text(feed.outcome.value, style="red" if feed.failed else "")
         if feed.error:  # quotes what the server or the document said
             result.append_text(safe(f": {feed.error}"))

@@ -18,17 +18,23 @@ process (docs/design.md, "Fetching"):
   https, only public addresses unless the caller names the one host that may
   be private, checked on every redirect hop (redirects are followed here, at
   most ten) and again at connect time on the resolved address.
+
+Politeness, per host, for feeds and pages alike (:mod:`monitor.pipeline.hosts`):
+``per_host`` requests at once, ``per_host_delay`` seconds between request
+starts, and a ``Retry-After`` on a 429 or 503 pausing the whole host.  A feed
+whose leading redirects are permanent (301, 308) reports where it moved
+(``Fetched.moved_to``); 302 and 307 are followed and change nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import socket
 import ssl
 import time
-from collections import defaultdict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import replace
@@ -42,12 +48,15 @@ import httpx
 from monitor.config import FetchSettings
 from monitor.events import NO_EVENTS, Events
 from monitor.pipeline.decode import BodyTooLarge, DecodeError, read_body
+from monitor.pipeline.hosts import HostBusy, HostGates, HostPauses
 from monitor.pipeline.netguard import GuardedTransport, Refused, guard_extensions, vet_url
 from monitor.pipeline.types import Fetched, Outcome, Validators
 
 MAX_REDIRECTS = 10
 _REDIRECT_BODY = 64 * 1024  # read from a redirect to keep its connection; more is dropped
 
+_PERMANENT_REDIRECTS = {301, 308}
+_PAUSING_STATUSES = {429, 503}  # their Retry-After pauses the whole host
 _TEMPORARY_STATUSES = {408, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -127,9 +136,18 @@ class Fetcher:
     be on a loopback, private or link-local address for that request; the
     orchestrator passes a feed's own host name when the feed has
     ``allow_private: true``.  Everything else must be public.
+
+    ``pauses`` carries the hosts' Retry-After pauses from one poll to the next
+    (a fresh, empty one by default).
     """
 
-    def __init__(self, settings: FetchSettings, *, events: Events = NO_EVENTS) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        events: Events = NO_EVENTS,
+        pauses: HostPauses | None = None,
+    ) -> None:
         self._settings = settings
         self._events = events
         limits = httpx.Limits(
@@ -150,8 +168,10 @@ class Fetcher:
                 "Accept-Encoding": "gzip, deflate, br",
             },
         )
-        self._hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(settings.per_host)
+        self._hosts = HostGates(
+            settings.per_host,
+            settings.per_host_delay,
+            pauses if pauses is not None else HostPauses(),
         )
         # Requests wait here, before their deadline starts, rather than in the pool.
         self._slots = asyncio.Semaphore(settings.concurrency)
@@ -207,8 +227,23 @@ class Fetcher:
         problem = vet_url(url, allow_host)
         if problem is not None:  # a bad scheme or a private address: not even a connection
             return Fetched(url, Outcome.HARD, error=problem)
+        host = urlsplit(url).hostname or ""
+        try:
+            async with self._hosts[host].slot():
+                result = await self._timed(url, headers, allow_host)
+        except HostBusy as busy:
+            return Fetched(
+                url, Outcome.TEMPORARY, error=str(busy), retry_after=math.ceil(busy.seconds)
+            )
+        if result.status in _PAUSING_STATUSES and result.retry_after:
+            why = f"HTTP {result.status} with Retry-After {result.retry_after}s"
+            self._hosts.pauses.pause(host, result.retry_after, why)
+        return result
+
+    async def _timed(self, url: str, headers: dict[str, str], allow_host: str | None) -> Fetched:
+        """One request within its deadline (the host's slot already held)."""
         total = self._settings.total_timeout
-        async with self._hosts[urlsplit(url).hostname or ""], self._slots:
+        async with self._slots:
             started = time.perf_counter()
             deadline = asyncio.timeout(total)
             try:
@@ -237,6 +272,8 @@ class Fetcher:
             "GET", url, headers=headers, extensions=guard_extensions(allow_host)
         )
         sent: set[tuple[str, str | None]] = set()
+        moved_to: str | None = None
+        permanent = True  # so far every redirect was a 301 or 308
         for hop in range(MAX_REDIRECTS + 1):
             target = str(request.url)
             problem = vet_url(request.url, allow_host)
@@ -255,8 +292,11 @@ class Fetcher:
                 failed = _failure(url, exc, target)
                 return replace(failed, final_url=target) if hop else failed
             if isinstance(step, Fetched):
-                return step
-            request = step
+                return replace(step, moved_to=moved_to) if moved_to else step
+            status, request = step
+            permanent = permanent and status in _PERMANENT_REDIRECTS
+            if permanent:
+                moved_to = str(request.url)
         return Fetched(
             url,
             Outcome.HARD,
@@ -266,8 +306,9 @@ class Fetcher:
 
     async def _send(
         self, url: str, request: httpx.Request, started: float
-    ) -> Fetched | httpx.Request:
-        """One hop: the final result, or the request its redirect asks for next."""
+    ) -> Fetched | tuple[int, httpx.Request]:
+        """One hop: the final result, or the redirect's status and the request it asks
+        for next."""
         response = await self._client.send(request, stream=True)
         try:
             following = response.next_request  # set by httpx for 301/302/303/307/308
@@ -279,7 +320,7 @@ class Fetcher:
                     kept += len(chunk)
                     if kept > _REDIRECT_BODY:
                         break
-            return following
+            return response.status_code, following
         finally:
             await response.aclose()
 

@@ -53,6 +53,8 @@ class Fetched:
     error: str | None = None
     retry_after: int | None = None
     elapsed: float = 0.0
+    # where the leading 301/308 redirects from ``url`` led: the feed has moved there
+    moved_to: str | None = None
 
     @property
     def content_type_header(self) -> str | None:

@@ -29,6 +29,12 @@ from monitor.events import NO_EVENTS, Events
 from monitor.orchestrator import Orchestrator, utcnow
 from monitor.pool import WorkerPool, worker_count
 from monitor.reports import RunReport
+from monitor.service.alerts import AlertSender
+from monitor.service.digests import DigestScheduler
+from monitor.service.heartbeat import Heartbeat
+from monitor.service.housekeeping import Housekeeping
+from monitor.service.http import HttpEndpoint
+from monitor.service.reload import ConfigReloader
 from monitor.stopping import STOP_GRACE, StopSignal
 from monitor.storage import Store, is_transient
 
@@ -239,4 +245,10 @@ class Service:
 def default_components(settings: Settings) -> list[Component]:
     """The components ``monitor run`` starts, in order (each stops in reverse)."""
     components: list[Component] = []
+    components.append(HttpEndpoint(settings))  # /healthz, /metrics: first up, last down
+    components.append(Heartbeat(settings))  # the workers table: alive, then stopped
+    components.append(ConfigReloader(settings))  # SIGHUP and feeds.yaml checks
+    components.append(Housekeeping(settings))  # retention: the prune job
+    components.append(AlertSender(settings))  # webhook alerts of new matches
+    components.append(DigestScheduler(settings))  # digest e-mails on their schedules
     return components

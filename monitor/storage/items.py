@@ -21,6 +21,7 @@ from monitor.storage._sql import chunks, insert_ignore
 from monitor.storage.entries import RetryPlan, add_retry
 from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
+from monitor.storage.retention import pruned_entries
 from monitor.storage.schema import FeedItem, Item, ItemPage, PageRetry
 from monitor.watch.matcher import Match
 
@@ -53,6 +54,7 @@ class Known:
     item_id: int
     linked: bool  # this entry is already recorded for this feed
     entry_updated: datetime | None = None  # the entry's time when this feed last carried it
+    pruned: bool = False  # retention pruned the item; its tombstone says the entry was seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +158,18 @@ class ItemRepository(ItemQueries):
 
     # -- ingest -------------------------------------------------------------------
 
-    def lookup(self, feed_id: int, keys: Sequence[EntryKey]) -> list[Known | None]:
+    def lookup(
+        self, feed_id: int, keys: Sequence[EntryKey], now: datetime | None = None
+    ) -> list[Known | None]:
         """For each key, the stored item it designates (if any), in one round of queries.
 
         ``linked`` says the entry itself is recorded for this feed: by its entry
         key (GUID, else link), or by its link when it has no GUID or carries the
         title recorded there (a feed that changes GUIDs between polls).  An
         entry of this feed with a new GUID and title under a known link is a new
-        entry of a stored item (``linked`` False): it is recorded, not dropped."""
+        entry of a stored item (``linked`` False): it is recorded, not dropped.
+        An entry whose item retention pruned is found by its tombstone (``pruned``):
+        seen already, not stored again; ``now`` marks the tombstone seen."""
         entry_keys = sorted({k.entry_key for k in keys})
         urls = sorted({k.url for k in keys if k.url})
         own: dict[str, tuple[int, datetime | None]] = {}
@@ -220,6 +226,12 @@ class ItemRepository(ItemQueries):
                 result.append(Known(anywhere[key.url], False))
             else:
                 result.append(None)
+        unknown = [i for i, hit in enumerate(result) if hit is None]
+        if unknown:
+            pruned = pruned_entries(self._sessions, feed_id, [keys[i] for i in unknown], now)
+            for index, pruned_id in zip(unknown, pruned, strict=True):
+                if pruned_id is not None:
+                    result[index] = Known(pruned_id, True, None, pruned=True)
         return result
 
     def add(
@@ -352,8 +364,10 @@ class ItemRepository(ItemQueries):
         key: str | None = None,
     ) -> bool:
         """Record that ``feed_id`` carried an already stored item through this entry;
-        False if the entry was recorded already."""
+        False if the entry was recorded already, or the item is gone (pruned)."""
         with self._sessions.begin() as session:
+            if session.scalar(select(Item.id).where(Item.id == item_id)) is None:
+                return False
             return self._link(
                 session, feed_id, item_id, guid, entry_url, now, entry_updated, title, key
             )

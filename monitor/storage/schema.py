@@ -100,6 +100,20 @@ class Feed(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # adaptive schedule, moves and 410s (migration a1c0d5e7f101; monitor/schedule.py)
+    min_interval_seconds: Mapped[int | None] = mapped_column(Integer)  # per feed, else schedule:
+    max_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    current_interval: Mapped[int | None] = mapped_column(Integer)  # None: interval_seconds
+    interval_reason: Mapped[str | None] = mapped_column(Text)
+    entry_rate: Mapped[float | None] = mapped_column(Float)  # new entries an hour, smoothed
+    observed_at: Mapped[datetime | None]  # the last poll counted in entry_rate
+    pending_new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    busy_new: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    busy_polls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quiet_polls: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    moved_from: Mapped[str | None] = mapped_column(Text)  # the URL a 301/308 moved it from
+    disabled_reason: Mapped[str | None] = mapped_column(Text)  # a 410: not polled any more
+    disabled_at: Mapped[datetime | None]
 
     links: Mapped[list[FeedItem]] = relationship(back_populates="feed", passive_deletes=True)
 
@@ -310,7 +324,61 @@ class WatchMatch(Base):
 # --- adaptive schedule and fetch history (migration a1c0d5e7f101) ---------------------
 
 
+class FetchHistory(Base):
+    """One poll of one feed, kept for the last ``housekeeping.history`` polls
+    (``monitor feeds show NAME``)."""
+
+    __tablename__ = "fetch_history"
+    __table_args__ = (Index("ix_fetch_history_feed_id_id", "feed_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    fetched_at: Mapped[datetime]
+    url: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    new_items: Mapped[int] = mapped_column(Integer, default=0)
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)  # after this poll
+    reason: Mapped[str | None] = mapped_column(Text)  # why that interval
+    note: Mapped[str | None] = mapped_column(Text)  # moved (301/308), gone (410)
+
+
 # --- retention: tombstones (migration a2c0d5e7f102) ------------------------------------
+
+
+class Tombstone(Base):
+    """An entry whose item retention pruned (monitor/storage/retention.py).
+
+    While its feed still lists the entry, the lookup finds this row and the
+    entry counts as already seen: a pruned article is not stored again.  Found
+    by the entry's key in its feed, or by its link (the entry's URL or the
+    item's canonical URL) as the live ``feed_items`` are.  ``last_seen_at`` is
+    moved on (at most hourly) while the feed lists the entry; the row goes
+    ``housekeeping.tombstone_ttl`` after the entry was last seen, once a later
+    read of the feed shows it is no longer listed."""
+
+    __tablename__ = "tombstones"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "entry_key"),
+        Index("ix_tombstones_feed_id_entry_url", "feed_id", "entry_url"),
+        Index("ix_tombstones_feed_id_canonical_url", "feed_id", "canonical_url"),
+        Index("ix_tombstones_last_seen_at", "last_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    entry_key: Mapped[str] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text)
+    entry_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text)
+    item_id: Mapped[int] = mapped_column(Integer)  # the pruned item's id (gone: no key)
+    stored_at: Mapped[datetime]  # when the item was first stored
+    pruned_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
 
 
 # --- workers and the configuration version (migration a3c0d5e7f103) -------------------
@@ -348,4 +416,100 @@ class ServiceState(Base):
 # --- digests (migration a4c0d5e7f104) ---------------------------------------------------
 
 
+class Digest(Base):
+    """One digest of one watchlist: the window [``window_start``, ``window_end``) it covers.
+
+    Unique per (watchlist, window start): two workers that reach the same
+    schedule both try to insert the row and the database lets one win, so only
+    one sends.  ``status`` is ``pending`` until the SMTP server accepts it
+    (``sent``), ``failed`` after ``FAIL_AFTER`` refused attempts (still retried at
+    ``next_attempt_at``), ``skipped`` when the window was empty and the watchlist
+    says ``empty: skip``.  A worker holds the lease while it sends."""
+
+    __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("watchlist", "window_start"),
+        Index("ix_digests_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    watchlist: Mapped[str] = mapped_column(String(200))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    items: Mapped[int] = mapped_column(Integer, default=0)  # matched items in the window
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+
+
+class DigestMatch(Base):
+    """A match carried by a digest: at most one digest per match, by its primary key.
+
+    A match whose transaction committed after its window was closed (its
+    ``matched_at`` is inside that window, the row was not yet visible) has no
+    row here, so the next digest takes it.  Deleting the match (the item was
+    re-evaluated, or pruned) deletes this row too, so a new match that reuses a
+    deleted row's id on SQLite is never taken for one already sent."""
+
+    __tablename__ = "digest_matches"
+
+    match_id: Mapped[int] = mapped_column(
+        ForeignKey("watch_matches.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"), index=True)
+
+
 # --- alerts (migration a5c0d5e7f105) ----------------------------------------------------
+
+
+class AlertWatchlist(Base):
+    """When a watchlist's alerts began, and how far its matches have been queued.
+
+    Only matches found from ``started_at`` on are alerted, so configuring an alert
+    (or configuring it again after it was removed) does not send the watchlist's
+    history.  ``scanned_until`` is where the
+    next look for new matches starts (less a margin for transactions still open)."""
+
+    __tablename__ = "alert_watchlists"
+
+    watchlist: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime]
+    scanned_until: Mapped[datetime]
+    # set when a configuration without this watchlist's alert ran: alerts that begin
+    # again start afresh instead of sending what was matched meanwhile
+    stopped_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """One alert: one item for one watchlist, unique, so two workers never both send it.
+
+    ``status`` is ``pending`` until a POST is accepted (``sent``); after the
+    watchlist's ``fail_after`` attempts it is ``failed``, and still tried again at
+    ``next_attempt_at``.  A worker holds the lease while it POSTs."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("item_id", "watchlist"),
+        Index("ix_alerts_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    watchlist: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    last_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)  # scheme://host/… : never the whole URL
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]

@@ -7,11 +7,17 @@ from sqlalchemy.orm import sessionmaker
 
 from monitor.config import Settings
 from monitor.storage import engine as engine_module
+from monitor.storage.alerts import AlertRepository
+from monitor.storage.config_version import ConfigVersionRepository
 from monitor.storage.dedup import DedupPolicy
+from monitor.storage.digests import DigestRepository
 from monitor.storage.entries import EntryRepository
 from monitor.storage.feeds import FeedRepository
 from monitor.storage.items import ItemRepository
 from monitor.storage.matches import MatchRepository
+from monitor.storage.retention import RetentionRepository
+from monitor.storage.stats import StatsRepository
+from monitor.storage.workers import WorkerRepository
 
 
 class Store:
@@ -25,7 +31,13 @@ class Store:
         self.feeds = FeedRepository(self._sessions)
         self.items = ItemRepository(self._sessions, dedup)
         self.matches = MatchRepository(self._sessions)
+        self.alerts = AlertRepository(self._sessions)
+        self.digests = DigestRepository(self._sessions)
         self.entries = EntryRepository(self._sessions)
+        self.stats = StatsRepository(self._sessions)  # /healthz and /metrics
+        self.config_version = ConfigVersionRepository(self._sessions, self.feeds)
+        self.retention = RetentionRepository(self._sessions)
+        self.workers = WorkerRepository(self._sessions)
 
     @classmethod
     def open(cls, url: str, migrate: bool = True, dedup: DedupPolicy | None = None) -> Store:
