@@ -79,7 +79,11 @@ FETCH = {
     "max_entries_per_poll": MAX_ENTRIES,
 }
 RUN_LIMIT = 150  # seconds: the run is killed after this (it takes about 30)
-RSS_LIMIT = 400 * MiB  # per process of the run
+# Per process of the run.  Run alone the main process peaks at about 242 MiB; in the whole
+# suite under CI it has peaked at 455 MiB (2026-12-02, cause not yet found: RELIABILITY.md,
+# "open"), so the bound is 500 MiB until that is understood.  A bomb that got through would
+# take gigabytes, so this still catches what the test is for.
+RSS_LIMIT = 500 * MiB
 FAILED = ("temporary", "soft", "hard")
 SLACK = 5  # seconds of bookkeeping allowed on top of a deadline
 # Reading the document itself is bounded by its size (max_bytes), not by the budget, which
