@@ -181,8 +181,13 @@ def test_service_applies_a_changed_feeds_yaml_without_restart(
             assert "watchlists changed" not in logged()
             process.send_signal(signal.SIGHUP)
             _wait_for("the SIGHUP reload", lambda: "reload (SIGHUP)" in logged())
-            assert "watchlists changed: Watch" in logged()
-            assert "extract.workers changed in" in logged()
+            # the log is read while the service writes it: wait for the line, do not race it
+            _wait_for(
+                "the watchlist change logged", lambda: "watchlists changed: Watch" in logged()
+            )
+            _wait_for(
+                "the restart-only key logged", lambda: "extract.workers changed in" in logged()
+            )
             assert "takes a restart of monitor run" in logged()
 
             # 3. an invalid file (periodic check on again): refused, logged with its line;
