@@ -387,6 +387,19 @@ class ServiceSettings(_Model):
     log_format: Literal["text", "json"] = "text"
 
 
+class WebSettings(_Model):
+    """The analysts' web console (docs/configuration.md, "web"): ``monitor web``, and
+    inside ``monitor run`` when ``enabled``."""
+
+    enabled: bool = False
+    # on any address but a loopback one, every request needs a login (monitor.web.auth);
+    # the secrets come only from the environment
+    bind: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    # dates are shown in this zone unless the browser says its own (None: UTC)
+    timezone: str | None = None
+
+
 class HousekeepingSettings(_Model):
     """Retention and history (docs/configuration.md, "housekeeping")."""
 
@@ -436,6 +449,7 @@ class _File(_Model):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     smtp: SmtpSettings | None = None
     defaults: FeedDefaults = Field(default_factory=FeedDefaults)
     feeds: list[FeedConfig] = Field(default_factory=list)
@@ -456,6 +470,7 @@ class Settings(_Model):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     housekeeping: HousekeepingSettings = Field(default_factory=HousekeepingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     smtp: SmtpSettings | None = None
     config_version: int | None = None
 
@@ -1111,6 +1126,7 @@ def load_settings(
         schedule=parsed.schedule,
         service=parsed.service,
         housekeeping=parsed.housekeeping,
+        web=parsed.web,
         smtp=parsed.smtp,
         config_version=parsed.config_version,
     )

@@ -513,3 +513,13 @@ class Alert(Base):
     target: Mapped[str | None] = mapped_column(Text)  # scheme://host/… : never the whole URL
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+
+
+# --- full-text search (migration a6c0d5e7f106; monitor.storage.search) ----------------
+
+# --- end of full-text search ----------------------------------------------------------
+
+
+# --- triage of matches (migration a7c0d5e7f107; monitor.storage.reviews) --------------
+
+# --- end of triage ---------------------------------------------------------------------
