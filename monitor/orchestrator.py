@@ -40,12 +40,10 @@ from urllib.parse import urlsplit
 from monitor.config import Settings
 from monitor.events import NO_EVENTS, Events
 from monitor.page_retries import HTML_TYPES, PageRetries
-from monitor.pipeline.assemble import assemble, extraction_job
 from monitor.pipeline.canonical import canonicalize
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.hosts import HostPauses
 from monitor.pipeline.identity import Identified, identify
-from monitor.pipeline.parse import parse_feed
 from monitor.pipeline.types import Fetched, ItemDraft, Outcome, ParsedEntry, ParsedFeed
 from monitor.pool import Quarantined, WorkerPool, WorkerStartupError, worker_count
 from monitor.reports import FeedReport, PageReport, RunReport
@@ -245,6 +243,8 @@ class Orchestrator:
                 fetched.error,
             )
             if fetched.outcome is Outcome.OK:
+                from monitor.pipeline.parse import parse_feed  # not when every feed says 304
+
                 parsed = await self.stop.guard(
                     self._in_pool(
                         "feed",
@@ -644,6 +644,8 @@ class Orchestrator:
                             linked = self._link_entry(feed, hit.item_id, entry, key, self.clock())
                             return None, False, False, linked and self._rematch(feed, hit.item_id)
                     if page.content_type in HTML_TYPES:
+                        from monitor.pipeline.assemble import extraction_job
+
                         try:
                             job = extraction_job(
                                 self.settings,
@@ -716,6 +718,8 @@ class Orchestrator:
         *,
         fetch: bool,
     ) -> ItemDraft:
+        from monitor.pipeline.assemble import assemble  # trafilatura: only with new entries
+
         return assemble(
             entry,
             page,

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from monitor.config import Settings
-from monitor.pipeline.assemble import extraction_job
 from monitor.pipeline.fetch import Fetcher
 from monitor.pipeline.types import ItemDraft, Outcome
 from monitor.pool import Quarantined, WorkerPool
@@ -102,6 +101,8 @@ class PageRetries:
             page = await fetcher.fetch_page(retry.url, allow_host=host)
             draft: ItemDraft | None = None
             if page.outcome is Outcome.OK and page.content_type in HTML_TYPES:
+                from monitor.pipeline.assemble import extraction_job  # trafilatura, when due
+
                 entry = item.as_entry(retry.url)
                 job = extraction_job(
                     self.settings,

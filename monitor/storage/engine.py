@@ -9,20 +9,21 @@ PostgreSQL by an advisory lock.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from monitor.config import mask_url
 from monitor.errors import StorageError
+
+if TYPE_CHECKING:  # Alembic is imported when there is something to migrate (upgrade())
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 _MIGRATION_LOCK = 0x6D6F6E69  # "moni": advisory-lock key for PostgreSQL upgrades
@@ -64,6 +65,8 @@ def script_location() -> Path:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     config.attributes["engine"] = engine
@@ -101,6 +104,10 @@ def _wrap(engine: Engine, action: str, exc: OperationalError) -> StorageError:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    if revision == "head" and _at_head(engine):
+        return  # nothing to migrate (every run --once asks): Alembic not even imported
+    from alembic import command
+
     try:
         with _migration_lock(engine):
             command.upgrade(alembic_config(engine), revision)
@@ -109,6 +116,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     try:
         with _migration_lock(engine):
             command.downgrade(alembic_config(engine), revision)
@@ -117,6 +126,8 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -125,6 +136,48 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     return ScriptDirectory.from_config(config).get_current_head()
+
+
+_REVISION = re.compile(r"""^revision(?:: *str)? *= *["']([0-9A-Za-z_]+)["'] *$""", re.MULTILINE)
+_DOWN = re.compile(
+    r"""^down_revision(?:: *[^=]+)? *= *(?:None|["']([0-9A-Za-z_]+)["']) *$""", re.MULTILINE
+)
+
+
+@cache
+def file_head() -> str | None:
+    """The newest migration, read from the versions folder's ``revision = "..."`` and
+    ``down_revision = "..."`` lines without Alembic; None when the files are not one
+    plain chain (a merge, a branch, a line written otherwise): then Alembic decides."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in sorted((script_location() / "versions").glob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.findall(source), _DOWN.findall(source)
+        if len(revision) != 1 or len(down) != 1:
+            return None
+        revisions.add(revision[0])
+        if down[0]:
+            downs.add(down[0])
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 and downs <= revisions else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database is already at the newest migration (one cheap query): most
+    opens find it so, and Alembic's own check costs its import, a tenth of a second."""
+    head = file_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:  # no table yet (a new database), or unreachable: Alembic says which
+        return False
+    return list(found) == [head]

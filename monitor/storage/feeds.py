@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -210,67 +211,125 @@ def _match_configs(configs: Sequence[FeedConfig], existing: Sequence[Feed]) -> l
     return matched
 
 
+# what sync() reads to decide whether it has anything to do (_in_step)
+_SYNCED_COLUMNS = (
+    Feed.id,
+    Feed.name,
+    Feed.url,
+    Feed.moved_from,
+    Feed.tags,
+    Feed.language,
+    Feed.interval_seconds,
+    Feed.min_interval_seconds,
+    Feed.max_interval_seconds,
+    Feed.full_text,
+    Feed.allow_private,
+    Feed.active,
+)
+
+
+def _in_step(configs: Sequence[FeedConfig], rows: Sequence[Any]) -> bool:
+    """Whether :meth:`FeedRepository.sync` would leave every row as it is (pure): each
+    configured feed has its row, found as the sync finds it (by URL or the URL it moved
+    from), active, with every configured column equal, and every other row inactive and
+    named otherwise.  Anything else, even a difference the sync would not write, means
+    a full sync."""
+    by_url = {row.moved_from: row for row in rows if row.moved_from}
+    by_url.update({row.url: row for row in rows})
+    matched: set[int] = set()
+    for config in configs:
+        row = by_url.get(config.url)
+        if row is None or row.id in matched or not row.active:
+            return False
+        if row.url == config.url and row.moved_from is not None:
+            return False  # the sync forgets the move: the config caught up with it
+        if (
+            row.name != config.name
+            or row.tags != list(config.tags)
+            or row.language != config.language
+            or row.interval_seconds != config.interval
+            or row.min_interval_seconds != config.min_interval
+            or row.max_interval_seconds != config.max_interval
+            or row.full_text != config.full_text
+            or row.allow_private != config.allow_private
+        ):
+            return False
+        matched.add(row.id)
+    names = {config.name for config in configs}
+    return all(row.id in matched or (not row.active and row.name not in names) for row in rows)
+
+
+def _sync_all(session: Session, configs: Sequence[FeedConfig], now: datetime) -> None:
+    """The sync itself, row by row through the ORM."""
+    existing = list(session.scalars(select(Feed)))
+    matched = _match_configs(configs, existing)
+    # Free names first, so that feeds can swap or hand down names without a
+    # unique clash; a removed feed keeps its items under a name marked removed.
+    wanted_names = {c.name for c in configs}
+    renamed = {id(f): c.name for c, f in zip(configs, matched, strict=True) if f}
+    for row in existing:
+        target = renamed.get(id(row))
+        if target is not None and row.name != target:
+            row.name = f"~renaming-{row.id}"
+        elif target is None and row.name in wanted_names:
+            row.name = f"{row.name} (removed #{row.id})"
+    session.flush()
+    wanted: set[int] = set()
+    for config, feed in zip(configs, matched, strict=True):
+        if feed is None:
+            # Another worker may be adding the same feed at this moment.
+            session.execute(
+                insert_ignore(session, Feed).values(
+                    name=config.name,
+                    url=config.url,
+                    tags=list(config.tags),
+                    interval_seconds=config.interval,
+                    full_text=config.full_text,
+                    active=True,
+                    consecutive_failures=0,
+                    last_new_items=0,
+                    created_at=now,
+                    next_fetch_at=now,
+                )
+            )
+            feed = session.scalars(select(Feed).where(Feed.url == config.url)).one()
+        _follow_config(feed, config, now)
+        feed.name = config.name
+        feed.tags = list(config.tags)
+        feed.language = config.language
+        if feed.interval_seconds != config.interval:
+            why = f"configured interval changed to {config.interval}s: starting again"
+            _restart_cadence(feed, config.interval, why)
+            feed.interval_seconds = config.interval
+            if feed.next_fetch_at is not None and feed.consecutive_failures == 0:
+                feed.next_fetch_at = min(
+                    feed.next_fetch_at, now + timedelta(seconds=config.interval)
+                )
+        feed.min_interval_seconds = config.min_interval
+        feed.max_interval_seconds = config.max_interval
+        feed.full_text = config.full_text
+        feed.allow_private = config.allow_private
+        feed.active = True
+        session.flush()
+        wanted.add(feed.id)
+    for feed in existing:
+        if feed.id not in wanted and feed.active:
+            feed.active = False
+
+
 class FeedRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
     def sync(self, configs: Sequence[FeedConfig], now: datetime) -> None:
-        """Make the feeds table match the configuration (feeds removed become inactive)."""
+        """Make the feeds table match the configuration (feeds removed become inactive).
+
+        Most syncs change nothing (``monitor run --once`` syncs on every run): the rows'
+        configured columns are read first, without the ORM, and when they already say
+        what the configuration says the sync ends there."""
         with self._sessions.begin() as session:
-            existing = list(session.scalars(select(Feed)))
-            matched = _match_configs(configs, existing)
-            # Free names first, so that feeds can swap or hand down names without a
-            # unique clash; a removed feed keeps its items under a name marked removed.
-            wanted_names = {c.name for c in configs}
-            renamed = {id(f): c.name for c, f in zip(configs, matched, strict=True) if f}
-            for row in existing:
-                target = renamed.get(id(row))
-                if target is not None and row.name != target:
-                    row.name = f"~renaming-{row.id}"
-                elif target is None and row.name in wanted_names:
-                    row.name = f"{row.name} (removed #{row.id})"
-            session.flush()
-            wanted: set[int] = set()
-            for config, feed in zip(configs, matched, strict=True):
-                if feed is None:
-                    # Another worker may be adding the same feed at this moment.
-                    session.execute(
-                        insert_ignore(session, Feed).values(
-                            name=config.name,
-                            url=config.url,
-                            tags=list(config.tags),
-                            interval_seconds=config.interval,
-                            full_text=config.full_text,
-                            active=True,
-                            consecutive_failures=0,
-                            last_new_items=0,
-                            created_at=now,
-                            next_fetch_at=now,
-                        )
-                    )
-                    feed = session.scalars(select(Feed).where(Feed.url == config.url)).one()
-                _follow_config(feed, config, now)
-                feed.name = config.name
-                feed.tags = list(config.tags)
-                feed.language = config.language
-                if feed.interval_seconds != config.interval:
-                    why = f"configured interval changed to {config.interval}s: starting again"
-                    _restart_cadence(feed, config.interval, why)
-                    feed.interval_seconds = config.interval
-                    if feed.next_fetch_at is not None and feed.consecutive_failures == 0:
-                        feed.next_fetch_at = min(
-                            feed.next_fetch_at, now + timedelta(seconds=config.interval)
-                        )
-                feed.min_interval_seconds = config.min_interval
-                feed.max_interval_seconds = config.max_interval
-                feed.full_text = config.full_text
-                feed.allow_private = config.allow_private
-                feed.active = True
-                session.flush()
-                wanted.add(feed.id)
-            for feed in existing:
-                if feed.id not in wanted and feed.active:
-                    feed.active = False
+            if not _in_step(configs, session.execute(select(*_SYNCED_COLUMNS)).all()):
+                _sync_all(session, configs, now)
 
     def enable(self, name: str, now: datetime) -> bool:
         """Poll again a feed disabled by a 410 (``monitor feeds enable``); False if no
