@@ -13,7 +13,9 @@ How a document is matched, and why the cost follows the document, not the rules:
    (each of its :func:`~monitor.watch.fuzzy.key_forms`, and, from 8 letters, each
    one-deletion of those); each distinct word of the
    document is looked up there once (and the answer cached across documents):
-   O(1) per word, not per rule.
+   O(1) per word, not per rule.  A one-word term that is a common given name
+   (:func:`~monitor.watch.fuzzy.varies_alone`) is not fuzzy: alone it names too
+   many people; inside a phrase it is.
 3. A rule is a *candidate* only if an anchor it cannot match without is present
    in a field its scope covers (for ``a AND b`` the longer anchor of the two, for
    ``a OR b`` both).  Only candidates are evaluated, exactly: phrases, prefixes
@@ -254,8 +256,17 @@ class _Compiler:
         if not rule.case_sensitive or len(cased) != len(words):
             cased = [None] * len(words)
         last = len(words) - 1 if isinstance(node, Term) and node.prefix else -1
+        alone = len(words) == 1  # a one-word given name has no variants alone
         slots = tuple(
-            _Slot(w, c, i == last, rule.fuzzy and i != last and _fuzzy_word(w))
+            _Slot(
+                w,
+                c,
+                i == last,
+                rule.fuzzy
+                and i != last
+                and _fuzzy_word(w)
+                and (not alone or fuzzy.varies_alone(w)),
+            )
             for i, (w, c) in enumerate(zip(words, cased, strict=True))
         )
         if (slots, scope) not in self.leaves:

