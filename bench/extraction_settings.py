@@ -1,4 +1,4 @@
-"""Compare trafilatura extraction settings on the article-bench corpus.
+"""Compare trafilatura extraction settings on the article-bench corpus (or a second set).
 
 For each setting, every corpus page is extracted in this single process and scored
 with the benchmark metric of :mod:`bench.article_metric`; the time of the extraction
@@ -7,6 +7,10 @@ call alone is measured with :func:`time.perf_counter`. Prints a markdown table.
 Run from the repository root::
 
     .venv/bin/python -m bench.extraction_settings [--corpus DIR] [--limit N] [--repeat N]
+    .venv/bin/python -m bench.extraction_settings --set second --repeat 5
+
+``--set second`` runs the same table on the pages of :mod:`bench.second_pages` (real
+pages the settings were *not* chosen on; fetched once into ``bench/.cache/``).
 
 Columns: benchmark precision/recall/F1; extraction ms/page; time and F1 relative to
 ``extract(html)`` (F1 with a 95% paired-bootstrap interval over pages); pages with an
@@ -44,10 +48,17 @@ from bench.article_metric import (
     score,
     shingle_match,
 )
+from bench.second_pages import PACKAGE, VERSION, load_pages
 
 Extractor = Callable[[Page], str | None]
 
 BASELINE = "extract(html)"
+#: The setting the pipeline ships (monitor.pipeline.extract.TRAFILATURA_OPTIONS), chosen on
+#: article-bench; the summary line says where it ranks on the set being run.
+CHOSEN = (
+    "bare_extraction(html, url=url, with_metadata=True, include_comments=False, "
+    "favor_recall=True, fast=True)"
+)
 
 
 def _extract(*, with_url: bool = False, **kwargs: Any) -> Callable[[], Extractor]:
@@ -228,8 +239,36 @@ def markdown_table(results: Sequence[Result], rounds: int = 1000) -> str:
     return "\n".join(lines)
 
 
+def summary(results: Sequence[Result], rounds: int = 1000) -> str:
+    """Where the shipped setting ranks by F1, and its F1 gap to the best one."""
+    ranked = sorted(results, key=lambda r: -r.scores.f1)
+    chosen = next(r for r in results if r.setting.name == CHOSEN)
+    best = ranked[0]
+    rank = 1 + sum(r.scores.f1 > chosen.scores.f1 for r in results)
+    text = (
+        f"Shipped setting `{CHOSEN}`: F1 {chosen.scores.f1:.3f}, rank {rank} of {len(results)} "
+        f"by F1; best `{best.setting.name}` F1 {best.scores.f1:.3f}"
+    )
+    if best is not chosen and rounds > 0:
+        low, high = bootstrap_f1_diff(chosen.matches, best.matches, rounds)
+        text += (
+            f"; shipped minus best {chosen.scores.f1 - best.scores.f1:+.3f} "
+            f"[95% CI {low:+.3f}, {high:+.3f}]"
+        )
+    return text + "."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="example: .venv/bin/python -m bench.extraction_settings --set second --repeat 5",
+    )
+    parser.add_argument(
+        "--set",
+        choices=("article-bench", "second"),
+        default="article-bench",
+        help="article-bench (--corpus) or the second set of bench/second_pages.py",
+    )
     parser.add_argument(
         "--corpus", type=Path, default=DEFAULT_CORPUS, help="corpus dir (default: %(default)s)"
     )
@@ -250,15 +289,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # trafilatura logs a warning for every discarded page; the table counts them instead
     logging.disable(logging.CRITICAL)
-    pages = load_corpus(args.corpus)[: args.limit]
+    if args.set == "second":
+        pages = load_pages()[: args.limit]
+        source = f"second set ({PACKAGE}@{VERSION} test pages, bench/second_pages.py)"
+    else:
+        pages = load_corpus(args.corpus)[: args.limit]
+        source = f"article-bench ({args.corpus})"
     if not pages:
-        parser.error(f"no pages in {args.corpus}")
+        parser.error(f"no pages in {source}")
     results = benchmark(SETTINGS, pages, max(1, args.repeat), max(0, args.warmup))
     print(
         f"trafilatura {trafilatura.__version__}, Python {sys.version.split()[0]}, "
-        f"{len(pages)} pages, best of {max(1, args.repeat)} pass(es)\n"
+        f"{source}: {len(pages)} pages, best of {max(1, args.repeat)} pass(es)\n"
     )
     print(markdown_table(results, max(0, args.bootstrap)))
+    print()
+    print(summary(results, max(0, args.bootstrap)))
     return 0
 
 
