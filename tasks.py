@@ -3,6 +3,7 @@
 
     python3 tasks.py run --once      # set up .venv if needed, then: monitor run --once
     python3 tasks.py test            # set up .venv if needed, then: the whole test suite
+                                     # (in parallel over the cores, pytest-xdist)
     python3 tasks.py lint            # ruff check, ruff format --check, mypy
     python3 tasks.py bench           # the benchmarks of bench/ (not the valgrind one)
     python3 tasks.py bench NAME ARGS # one of them with its own arguments (bench poll_304 --quick)
@@ -63,6 +64,17 @@ def ensure_venv() -> None:
     STAMP.write_text(wanted)
 
 
+def _parallel(args: list[str]) -> list[str]:
+    """pytest-xdist over the machine's cores unless the caller chose (``-n``, ``-p no:xdist``)
+    or runs a few tests by name: the whole suite takes about 16 minutes serially."""
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args)
+    if chosen or "no:xdist" in args or (os.cpu_count() or 1) < 2:
+        return []
+    if any(not a.startswith("-") for a in args):  # named files or tests: as asked, serially
+        return []
+    return ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "worksteal"]
+
+
 def run(*args: str) -> int:
     return subprocess.call([str(_python()), *args], cwd=ROOT)
 
@@ -74,7 +86,7 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     ensure_venv()
     if task == "test":
-        return run("-m", "pytest", *rest)
+        return run("-m", "pytest", *_parallel(rest), *rest)
     if task == "lint":
         return (
             run("-m", "ruff", "check", "monitor", "tests", "bench", "tasks.py")

@@ -30,6 +30,12 @@ PG_ADMIN_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# pytest-xdist's workers inherit COLUMNS=80 and LINES=24 from execnet; Rich's consoles,
+# created when monitor.cli is imported, would keep that size for the whole session and
+# ignore the COLUMNS a test passes to CliRunner.  Serial runs have neither variable.
+for _variable in ("COLUMNS", "LINES"):
+    os.environ.pop(_variable, None)
+
 PAGES = {
     "/2020/01/07/funeral-report/": "pages/funeral-report.html",
     "/2020/01/08/second-story/": "pages/second-story.html",

@@ -237,3 +237,10 @@ def test_garbage_raises_nothing_but_query_error(query: str) -> None:
     assert parse_query(to_query(ast)) == ast
     with contextlib.suppress(QueryError):
         parse_rule(query)
+
+
+@pytest.mark.parametrize("rule", ["\r", "\x0b", "   ", "\t\n"])
+def test_a_rule_of_only_whitespace_is_an_error_not_an_empty_phrase(rule: str) -> None:
+    # an empty phrase once reached the matcher and crashed it (max() of an empty sequence)
+    with pytest.raises(QueryError, match="the rule is empty"):
+        parse_rule(rule)

@@ -396,6 +396,8 @@ def parse_rule(rule: str) -> Node:
     Raises :class:`QueryError` for bad syntax and for rules that look for nothing
     but exclusions.
     """
+    if not rule.strip():
+        raise QueryError("the rule is empty: write the words to look for", 1, rule)
     try:
         if is_plain(rule):
             return Phrase(" ".join(rule.split()), 1)
