@@ -13,7 +13,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from monitor.storage.engine import make_engine
-from monitor.storage.schema import Base
+from monitor.storage.schema import Base, not_search_index
 
 config = context.config
 target_metadata = Base.metadata
@@ -33,7 +33,12 @@ def run_migrations_offline() -> None:
     url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
         "MONITOR_DATABASE_URL", "sqlite:///monitor.db"
     )
-    context.configure(url=url, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=not_search_index,  # the search index's tables are made by SQL, not models
+    )
     with context.begin_transaction():
         context.run_migrations()
 
@@ -46,6 +51,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=not_search_index,  # the search index's tables are made by SQL, not models
         )
         with context.begin_transaction():
             context.run_migrations()

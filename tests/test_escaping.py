@@ -195,7 +195,13 @@ def hostile_page() -> str:
 def polled(site: Site, tmp_path: Path) -> Path:
     """Two hostile feeds polled once: one read from the feed alone, one from its page."""
     site.serve("/evil/feed.rss", hostile_rss(site.base, "/evil/1"), "application/rss+xml")
-    site.serve("/pages/feed.rss", hostile_rss(site.base, "/pages/1"), "application/rss+xml")
+    site.serve(
+        "/pages/feed.rss",
+        hostile_rss(site.base, "/pages/1").replace(
+            f"<title>{xml_text(ENTRY_TITLE)}</title>", "", 1
+        ),
+        "application/rss+xml",
+    )  # no entry title: the page's is used (a feed's title comes first)
     site.serve("/pages/1", hostile_page(), "text/html; charset=utf-8")
     feeds: list[dict[str, Any]] = [  # config_file allows loopback (defaults.allow_private)
         {"name": f"Evil {MARKUP}", "url": site.url("/evil/feed.rss"), "full_text": False},
@@ -243,12 +249,17 @@ def test_items_show_shows_every_field_as_text(polled: Path) -> None:
     assert CATEGORY in screen
     assert f"Tehran {MARKUP} {LINK} {EMOJI} said the envoy." in screen
     screen = one_line(shown(polled, "items", "show", str(by_site["pages"])))
-    assert f"{MARKUP} page {EMOJI} (page)" in screen
+    assert f"{MARKUP} page {EMOJI} (trafilatura)" in screen
     assert f"{MARKUP} officials said {LINK} and {EMOJI}" in screen
 
 
 def test_matches_and_watchlists_show_names_and_snippets_as_text(polled: Path) -> None:
-    screen = one_line(shown(polled, "matches", "list"))
+    screen = one_line(shown(polled, "matches", "list"))  # one row per item
+    assert f"Iran {MARKUP}" in screen
+    assert "«" not in screen and "Tehran" in screen  # the hit is styled, not marked
+    assert f"{MARKUP} officials said" in screen or f"Tehran {MARKUP} {LINK}" in screen
+    assert "⚠" not in screen and "\x1b" not in screen
+    screen = one_line(shown(polled, "matches", "list", "--hits"))  # one row per hit
     assert f"Iran {MARKUP}" in screen
     assert f"«Tehran» {MARKUP} {LINK} {EMOJI}" in screen  # the snippet marks the match
     screen = one_line(shown(polled, "watchlists", "list"))
@@ -362,8 +373,11 @@ def test_items_list_stored_title_as_text(stored: tuple[Path, int]) -> None:
 
 def test_matches_list_stored_match_as_text(stored: tuple[Path, int]) -> None:
     config, _ = stored
-    flat = one_line(shown(config, "matches", "list"))
+    flat = one_line(shown(config, "matches", "list", "--hits"))
     assert "Tehran\\x1b[2J (variant)" in flat
+    assert f"… {MARKUP} Tehran \\x1b[2J \\u202egnp.exe …" in flat
+    flat = one_line(shown(config, "matches", "list"))  # one row per item, hits styled
+    assert f"{MARKUP} safe\\x0dEVIL" in flat
     assert f"… {MARKUP} Tehran \\x1b[2J \\u202egnp.exe …" in flat
 
 

@@ -128,9 +128,13 @@ def test_matches_list_and_export_carry_the_matches(
     monitor(config, "run", "--once")
     table = monitor(config, "matches", "list", "--watchlist", "Iran")
     assert "Soleimani" in table and "Iran" in table
-    lines = monitor(config, "matches", "list", "--json").splitlines()
+    lines = monitor(config, "matches", "list", "--hits", "--json").splitlines()
     records = [json.loads(line) for line in lines]
     assert records and all(r["watchlist"] == "Iran" and r["matched"] for r in records)
+    items = [json.loads(line) for line in monitor(config, "matches", "list", "--json").splitlines()]
+    assert len(items) == len({r["item_id"] for r in records})  # one row per item
+    assert all(i["watchlist"] == "Iran" and i["rules"] == ["Soleimani"] for i in items)
+    assert sum(i["hits"] for i in items) == len(records)
     export = monitor(config, "items", "export", "--format", "jsonl").splitlines()
     rows = {json.loads(line)["canonical_url"]: json.loads(line) for line in export}
     funeral = rows[site.url(FUNERAL)]

@@ -18,6 +18,8 @@ from monitor.cli import alerts as alerts_cli
 from monitor.cli import db, feeds, items, run, status, watch
 from monitor.cli import digest as digest_cli
 from monitor.cli import housekeeping as housekeeping_cli
+from monitor.cli import search as search_cli
+from monitor.cli import web as web_cli
 from monitor.cli.common import Context
 
 # monitor.config's DEFAULT_CONFIG, written out: importing the config module (pydantic, the
@@ -65,6 +67,7 @@ def _root(
 run.register(app)
 housekeeping_cli.register(app)
 status.register(app)
+search_cli.register(app)
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(items.app, name="items")
 app.add_typer(watch.watchlists_app, name="watchlists")
@@ -72,6 +75,7 @@ app.add_typer(watch.matches_app, name="matches")
 app.add_typer(db.app, name="db")
 app.add_typer(alerts_cli.app, name="alerts")
 app.add_typer(digest_cli.app, name="digest")
+web_cli.register(app)
 
 
 _GLOBAL_FLAGS = ("--verbose", "-v", "-vv", "-vvv")

@@ -65,12 +65,13 @@ def preview(
 ) -> None:
     """Render the digest WATCHLIST would get now, without sending or recording anything.
 
-    The plain-text part is printed; --html writes the HTML part to a file to open in a
-    browser.
+    The plain-text part is printed; --html writes the HTML part to a file to open in
+    a browser.  Items an analyst triaged are marked ("[reviewed by ana]"); the digest
+    sent carries no such mark and includes the same items.
 
     Example: monitor digest preview axis --since 1d --html axis.html
     """
-    from monitor.deliver.digest import build
+    from monitor.deliver.digest import build, review_label
     from monitor.deliver.render import render
     from monitor.service.digests import latest_fire, trigger
 
@@ -87,13 +88,16 @@ def preview(
                 trigger(digest), now, strict=True
             )
         start = start or now - timedelta(days=1)
+        items = store.digests.preview(watchlist, start, now)
+        triaged = store.reviews.many([(item.item_id, watchlist) for item in items])
         view = build(
             watchlist,
-            store.digests.preview(watchlist, start, now),
+            items,
             start,
             now,
             digest.timezone,
             digest.group_by,
+            reviews={key[0]: review_label(r.state, r.by) for key, r in triaged.items()},
         )
         template_dir = digest.template_dir
         if template_dir and not Path(template_dir).is_absolute():

@@ -11,6 +11,8 @@ the collapsing are tested with plain data.
   published copy, with "also in" naming the other outlets.
 * Entries are ordered most widely carried first, then newest first; groups
   by their widest story, then by name.
+* A preview marks the items an analyst triaged ("reviewed by ana"); the
+  sent digest carries no such mark and includes the same items either way.
 * Everything that came from a feed stays plain text here: the HTML template
   escapes it (autoescape), links are kept only when they are http or https,
   and control characters are removed so nothing can act on a mail client.
@@ -19,7 +21,7 @@ the collapsing are tested with plain data.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -80,6 +82,7 @@ class Entry:
     revised: bool
     revision: int
     outlets: int
+    review: str = ""  # "reviewed by ana" in a preview; never set in a sent digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +142,19 @@ def highlight(snippet: str, matched: str) -> tuple[str, str, str]:
     return text[:index], text[index : index + len(needle)], text[index + len(needle) :]
 
 
-def _entry(copies: Sequence[DigestItem], hit: Hit, zone: ZoneInfo) -> Entry:
+def review_label(state: str, by: str) -> str:
+    """How a preview marks a triaged item: ``reviewed by ana``."""
+    return clean(f"{state} by {by}", 120)
+
+
+def _entry(
+    copies: Sequence[DigestItem], hit: Hit, zone: ZoneInfo, reviews: Mapping[int, str]
+) -> Entry:
     first = min(copies, key=lambda i: (i.when, i.item_id))
+    # the copy shown first, else any copy of the story an analyst triaged
+    review = reviews.get(first.item_id) or next(
+        (reviews[i.item_id] for i in copies if i.item_id in reviews), ""
+    )
     outlet = first.feeds[0] if first.feeds else "?"
     names: list[str] = []
     for item in (first, *copies):
@@ -162,10 +176,13 @@ def _entry(copies: Sequence[DigestItem], hit: Hit, zone: ZoneInfo) -> Entry:
         revised=revision > 1,
         revision=revision,
         outlets=1 + len(also),
+        review=review,
     )
 
 
-def _entries(items: Iterable[tuple[DigestItem, Hit]], zone: ZoneInfo) -> tuple[Entry, ...]:
+def _entries(
+    items: Iterable[tuple[DigestItem, Hit]], zone: ZoneInfo, reviews: Mapping[int, str]
+) -> tuple[Entry, ...]:
     stories: dict[int, list[tuple[DigestItem, Hit]]] = {}
     for item, hit in items:
         stories.setdefault(item.story, []).append((item, hit))
@@ -174,7 +191,7 @@ def _entries(items: Iterable[tuple[DigestItem, Hit]], zone: ZoneInfo) -> tuple[E
         copies = [item for item, _ in members]
         first = min(copies, key=lambda i: (i.when, i.item_id))
         hit = next(h for i, h in members if i is first)
-        built.append((first.when, _entry(copies, hit, zone)))
+        built.append((first.when, _entry(copies, hit, zone, reviews)))
     built.sort(key=lambda pair: (-pair[1].outlets, -pair[0].timestamp(), pair[1].title))
     return tuple(entry for _, entry in built)
 
@@ -186,8 +203,13 @@ def build(
     end: datetime,
     timezone: str,
     group_by: Literal["rule", "feed"] = "rule",
+    reviews: Mapping[int, str] | None = None,
 ) -> DigestView:
-    """The digest of ``items`` matched in [``start``, ``end``), as the templates show it."""
+    """The digest of ``items`` matched in [``start``, ``end``), as the templates show it.
+
+    ``reviews``: item id -> :func:`review_label`, for a preview that shows what the
+    analysts triaged; what a digest includes does not depend on it."""
+    marks = reviews or {}
     zone = ZoneInfo(timezone)
     buckets: dict[str, list[tuple[DigestItem, Hit]]] = {}
     for item in items:
@@ -217,7 +239,9 @@ def build(
             lead = firsts[item.story]
             name = lead.feeds[0] if lead.feeds else "?"
             buckets.setdefault(name, []).append((item, item.hits[0]))
-    groups = [Group(clean(name, 200), _entries(members, zone)) for name, members in buckets.items()]
+    groups = [
+        Group(clean(name, 200), _entries(members, zone, marks)) for name, members in buckets.items()
+    ]
     groups.sort(key=lambda g: (-max(e.outlets for e in g.entries), g.name))
     stories = len({item.story for item in items if item.hits})
     count = sum(1 for item in items if item.hits)

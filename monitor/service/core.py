@@ -35,6 +35,7 @@ from monitor.service.heartbeat import Heartbeat
 from monitor.service.housekeeping import Housekeeping
 from monitor.service.http import HttpEndpoint
 from monitor.service.reload import ConfigReloader
+from monitor.service.web import WebConsole
 from monitor.stopping import STOP_GRACE, StopSignal
 from monitor.storage import Store, is_transient
 
@@ -251,4 +252,5 @@ def default_components(settings: Settings) -> list[Component]:
     components.append(Housekeeping(settings))  # retention: the prune job
     components.append(AlertSender(settings))  # webhook alerts of new matches
     components.append(DigestScheduler(settings))  # digest e-mails on their schedules
+    components.append(WebConsole(settings))  # the analysts' console (web.enabled)
     return components

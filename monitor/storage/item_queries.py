@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.pipeline.types import ParsedEntry
 from monitor.storage._sql import chunks
 from monitor.storage.schema import Feed, FeedItem, Item, ItemPage, ItemRevision, PageRetry
+from monitor.watch.matcher import Document
 
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
 
@@ -314,9 +316,16 @@ class ItemQueries:
         *,
         pending: bool = False,
         languages: Sequence[str] = (),
+        before: tuple[datetime, int] | None = None,
     ) -> list[StoredItem]:
-        """Items, newest first; ``pending``: only those whose page is still awaited."""
+        """Items, newest first; ``pending``: only those whose page is still awaited;
+        ``before``: (time, id) of the last item of a previous page (keyset paging)."""
         query = self._select(feed, since, languages)
+        if before is not None:
+            moment = func.coalesce(Item.published_at, Item.fetched_at)
+            query = query.where(
+                or_(moment < before[0], and_(moment == before[0], Item.id < before[1]))
+            )
         if pending:
             query = query.where(Item.id.in_(select(PageRetry.item_id)))
         query = query.order_by(
@@ -348,6 +357,16 @@ class ItemQueries:
             has_page = session.get(ItemPage, item_id) is not None
             return self._stored(item, self._feed_info(session, [item_id])[item_id], has_page)
 
+    def get_many(self, item_ids: Sequence[int]) -> builtins.list[StoredItem]:
+        """The items of ``item_ids`` that exist, in that order."""
+        found: dict[int, StoredItem] = {}
+        with self._sessions() as session:
+            for chunk in chunks(list(dict.fromkeys(item_ids))):
+                items = list(session.scalars(select(Item).where(Item.id.in_(chunk))))
+                info = self._feed_info(session, [i.id for i in items])
+                found |= {i.id: self._stored(i, info[i.id]) for i in items}
+        return [found[i] for i in dict.fromkeys(item_ids) if i in found]
+
     def iter_all(
         self,
         since: datetime | None = None,
@@ -369,3 +388,35 @@ class ItemQueries:
                 stored = [self._stored(i, info[i.id]) for i in items]
             yield from stored
             last_id = items[-1].id
+
+    def iter_documents(
+        self, since: datetime | None = None, batch: int = 500
+    ) -> Iterator[tuple[int, Document]]:
+        """(item id, the fields a watchlist matches) of every item fetched since ``since``,
+        oldest first, in batches: for a preview of rules not yet saved.
+
+        The document is what the watch stage and a backfill match (title, text,
+        author, the names of the feeds that carried the item, in the order
+        :meth:`list` gives them), so the preview finds what saving would store.
+        Only those columns are read, never a whole row."""
+        last_id = 0
+        while True:
+            query = select(Item.id, Item.title, Item.text, Item.author).where(Item.id > last_id)
+            if since is not None:
+                query = query.where(Item.fetched_at >= since)
+            with self._sessions() as session:
+                rows = list(session.execute(query.order_by(Item.id).limit(batch)))
+                if not rows:
+                    return
+                info = self._feed_info(session, [r.id for r in rows])
+            for row in rows:
+                yield (
+                    row.id,
+                    Document(
+                        title=row.title or "",
+                        text=row.text or "",
+                        author=row.author or "",
+                        feeds=tuple(info[row.id].names),
+                    ),
+                )
+            last_id = rows[-1].id

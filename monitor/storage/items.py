@@ -23,6 +23,7 @@ from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
 from monitor.storage.retention import pruned_entries
 from monitor.storage.schema import FeedItem, Item, ItemPage, PageRetry
+from monitor.storage.search import index_new, reindex
 from monitor.watch.matcher import Match
 
 
@@ -149,6 +150,9 @@ class _Statements:
 
 
 class ItemRepository(ItemQueries):
+    #: Keep the full-text index in step with every item write (off only to measure its cost).
+    search_upkeep = True
+
     def __init__(
         self, sessions: sessionmaker[Session], policy: dedup.DedupPolicy | None = None
     ) -> None:
@@ -291,6 +295,9 @@ class ItemRepository(ItemQueries):
                 )
             linked = self._link_new(session, new, item_id, new.entry_url)
             return Stored(item_id, created=False, revised=False, duplicate_of=None, linked=linked)
+        if self.search_upkeep:
+            sort_at = values["published_at"] or new.now
+            index_new(session, item_id, values["title"], values["text"], values["author"], sort_at)
         placement = dedup.place(session, draft.sketch, self.policy)
         dedup.assign(session, item_id, placement)
         dedup.save_sketch(session, item_id, draft.sketch, self.policy)
@@ -334,6 +341,8 @@ class ItemRepository(ItemQueries):
             taken = session.scalar(select(Item.id).where(Item.canonical_url == draft.canonical_url))
             if taken is None:
                 target.canonical_url, target.url = draft.canonical_url, draft.url
+        if revised and self.search_upkeep:
+            reindex(session, [target.id])
         if revised:  # watch matches are re-evaluated on the new text
             replace_matches(
                 session, target.id, new.watchlists, new.matches, new.now, target.revision
@@ -507,6 +516,8 @@ class ItemRepository(ItemQueries):
                         session, item_id, dedup.place(session, draft.sketch, self.policy, item_id)
                     )
             replace_matches(session, item_id, watchlists, matches, now, item.revision)
+            if self.search_upkeep:
+                reindex(session, [item_id])
             return True
 
     def update_extraction(self, item_id: int, draft: ItemDraft) -> bool:
@@ -520,4 +531,6 @@ class ItemRepository(ItemQueries):
             if current == values:
                 return False
             session.execute(update(Item).where(Item.id == item_id).values(**values))
+            if self.search_upkeep:
+                reindex(session, [item_id])
             return True

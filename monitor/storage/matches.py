@@ -1,17 +1,23 @@
-"""Watch matches: stored per item and watchlist, replaced when an item is re-evaluated."""
+"""Watch matches: stored per item and watchlist, replaced when an item is re-evaluated.
+
+Read one row per hit (:meth:`MatchRepository.hits`, ``list``) or one row per item and
+watchlist (:meth:`MatchRepository.summaries`, in :mod:`monitor.storage.match_summaries`)."""
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage._sql import chunks
+from monitor.storage.match_summaries import SummaryPage, per_day, summaries
+from monitor.storage.match_summaries import _record as _record
 from monitor.storage.schema import Item, WatchMatch
 from monitor.watch.matcher import Match
 
@@ -103,21 +109,6 @@ def replace_matches(
     return len(wanted)
 
 
-def _record(row: WatchMatch) -> Match:
-    return Match(
-        watchlist=row.watchlist,
-        rule_index=row.rule_index,
-        rule=row.rule,
-        field=row.field,
-        matched=row.matched,
-        start=row.start,
-        end=row.end,
-        snippet=row.snippet,
-        fuzzy=row.fuzzy,
-        value_index=row.value_index,
-    )
-
-
 class MatchRepository:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -195,3 +186,91 @@ class MatchRepository:
                 ).group_by(WatchMatch.watchlist)
             )
             return {name: int(count) for name, count in rows}
+
+    def summaries(
+        self,
+        watchlist: str | None = None,
+        *,
+        feed: str | None = None,
+        tag: str | None = None,
+        language: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        review: str = "all",
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> SummaryPage:
+        """One row per item and watchlist, the newest first match first.
+
+        ``feed``: carried by that feed; ``tag``: by a feed with that tag;
+        ``language``: ISO code (``ar`` takes ``ar-SA``; ``none``: unknown);
+        ``since``/``until``: the first match time, ``[since, until)``;
+        ``review``: ``all``, ``open``, ``reviewed`` or ``dismissed``;
+        ``cursor``: a previous page's ``next_cursor``.  ValueError on a bad
+        cursor, review filter or limit (1 to 1000)."""
+        with self._sessions() as session:
+            return summaries(
+                session,
+                watchlist,
+                feed=feed,
+                tag=tag,
+                language=language,
+                since=since,
+                until=until,
+                review=review,
+                limit=limit,
+                cursor=cursor,
+            )
+
+    def hits(self, item_id: int, watchlist: str | None = None) -> builtins.list[Match]:
+        """Every single hit of one item (in one watchlist), by watchlist, rule, field and
+        position."""
+        query = select(WatchMatch).where(WatchMatch.item_id == item_id)
+        if watchlist is not None:
+            query = query.where(WatchMatch.watchlist == watchlist)
+        query = query.order_by(
+            WatchMatch.watchlist,
+            WatchMatch.rule_index,
+            WatchMatch.field,
+            WatchMatch.value_index,
+            WatchMatch.start,
+        )
+        with self._sessions() as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def stored_hits(self, keys: Sequence[tuple[int, str]]) -> builtins.list[StoredMatch]:
+        """Every hit of the (item id, watchlist) pairs ``keys``, in the order of ``keys``
+        (a summary page's), then by rule, field and position: ``matches list --hits``."""
+        wanted = {key: n for n, key in enumerate(dict.fromkeys(keys))}
+        found: builtins.list[tuple[int, StoredMatch]] = []
+        ids = sorted({item_id for item_id, _ in wanted})
+        names = sorted({name for _, name in wanted})
+        with self._sessions() as session:
+            for chunk in chunks(ids):
+                rows = session.execute(
+                    select(WatchMatch, Item.title, Item.url)
+                    .join(Item, Item.id == WatchMatch.item_id)
+                    .where(WatchMatch.item_id.in_(chunk), WatchMatch.watchlist.in_(names))
+                    .order_by(
+                        WatchMatch.rule_index,
+                        WatchMatch.field,
+                        WatchMatch.value_index,
+                        WatchMatch.start,
+                    )
+                )
+                for row, title, url in rows:
+                    position = wanted.get((row.item_id, row.watchlist))
+                    if position is not None:
+                        stored = StoredMatch(row.item_id, title, url, row.matched_at, _record(row))
+                        found.append((position, stored))
+        found.sort(key=lambda pair: pair[0])  # stable: rule order kept within a pair
+        return [stored for _, stored in found]
+
+    def per_day(
+        self, watchlist: str | None = None, days: int = 14, zone: str = "UTC"
+    ) -> dict[str, dict[date, int]]:
+        """Items matched per watchlist per local day (each item counted on the day of its
+        first match), the last ``days`` days in ``zone``, every day present.  Only
+        watchlists with matches appear, except ``watchlist`` when named."""
+        with self._sessions() as session:
+            return per_day(session, watchlist, days, zone)

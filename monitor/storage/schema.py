@@ -516,10 +516,75 @@ class Alert(Base):
 
 
 # --- full-text search (migration a6c0d5e7f106; monitor.storage.search) ----------------
+#
+# Not models: SQLite's index is an FTS5 virtual table (``item_fts``, rowid = item id;
+# FTS5 makes shadow tables ``item_fts_*``), PostgreSQL's a table of tsvectors
+# (``item_search``, item id -> ``doc``, a GIN index, ON DELETE CASCADE).  The migration
+# creates them with SQL; the model/migration comparison leaves them out
+# (:func:`not_search_index`).
+
+SEARCH_FTS_TABLE = "item_fts"  # SQLite
+SEARCH_PG_TABLE = "item_search"  # PostgreSQL
+SEARCH_PG_INDEX = "ix_item_search_doc"
+
+
+def not_search_index(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: False for the search index's tables (not models)."""
+    if type_ != "table" or name is None:
+        return True
+    return name != SEARCH_PG_TABLE and not name.startswith(SEARCH_FTS_TABLE)
+
 
 # --- end of full-text search ----------------------------------------------------------
 
 
 # --- triage of matches (migration a7c0d5e7f107; monitor.storage.reviews) --------------
+
+
+class MatchReview(Base):
+    """The triage state of one item's matches in one watchlist: ``reviewed`` or
+    ``dismissed`` (no row: open), with a note, who and when.
+
+    Not tied to the ``watch_matches`` rows: an item re-evaluated keeps its
+    review.  Every change is also a :class:`MatchReviewChange` row."""
+
+    __tablename__ = "match_reviews"
+    __table_args__ = (Index("ix_match_reviews_watchlist_state", "watchlist", "state"),)
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    watchlist: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime]
+
+
+class MatchReviewChange(Base):
+    """One triage change, kept for good: the state (``open`` when reopened), the note as
+    it then was, who and when.  A note overwritten stays here."""
+
+    __tablename__ = "match_review_changes"
+    __table_args__ = (Index("ix_match_review_changes_item_id_watchlist", "item_id", "watchlist"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    watchlist: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime]
+
+
+# One row per item and watchlist (monitor.storage.match_summaries) groups a watchlist's
+# hits by item: this index gives the groups and their first match time without the rows.
+Index(
+    "ix_watch_matches_watchlist_item_id_matched_at",
+    WatchMatch.watchlist,
+    WatchMatch.item_id,
+    WatchMatch.matched_at,
+)
+
 
 # --- end of triage ---------------------------------------------------------------------

@@ -16,6 +16,8 @@ from monitor.storage.feeds import FeedRepository
 from monitor.storage.items import ItemRepository
 from monitor.storage.matches import MatchRepository
 from monitor.storage.retention import RetentionRepository
+from monitor.storage.reviews import ReviewRepository
+from monitor.storage.search import SearchRepository
 from monitor.storage.stats import StatsRepository
 from monitor.storage.workers import WorkerRepository
 
@@ -31,12 +33,14 @@ class Store:
         self.feeds = FeedRepository(self._sessions)
         self.items = ItemRepository(self._sessions, dedup)
         self.matches = MatchRepository(self._sessions)
+        self.reviews = ReviewRepository(self._sessions)
         self.alerts = AlertRepository(self._sessions)
         self.digests = DigestRepository(self._sessions)
         self.entries = EntryRepository(self._sessions)
         self.stats = StatsRepository(self._sessions)  # /healthz and /metrics
         self.config_version = ConfigVersionRepository(self._sessions, self.feeds)
         self.retention = RetentionRepository(self._sessions)
+        self.search = SearchRepository(self._sessions)
         self.workers = WorkerRepository(self._sessions)
 
     @classmethod
