@@ -39,6 +39,9 @@ BENCHMARKS = (
     "poll_304",
     "mediacloud_replay",
     "language_detect",
+    "metadata_quality",
+    "fuzzy_precision",
+    "search_latency",
 )
 # only when asked by name: about 25 minutes under valgrind (instruction counts)
 ON_REQUEST = ("extraction_cost",)

@@ -83,19 +83,19 @@ def run(
     )
 
 
-def test_page_fields_are_preferred() -> None:
+def test_feed_gives_title_author_and_date_the_page_the_rest() -> None:
     draft = run()
     assert draft.url == FINAL
     assert draft.canonical_url == FINAL
     assert draft.guid == "urn:story:1"
-    assert draft.title == "Page title"
-    assert draft.author == "Page Author"
+    assert draft.title == "Feed title"
+    assert draft.author == "Feed Author"
     assert draft.summary == "Page description."
     assert draft.text == EXTRACTION.text
     assert draft.language == "en"
     assert draft.site_name == "Example News"
     assert draft.image_url == "https://news.example.com/page.jpg"
-    assert draft.published_at == datetime(2026, 3, 1, 8, 15, tzinfo=UTC)
+    assert draft.published_at == ENTRY.published
     assert draft.updated_at == ENTRY.updated
     assert draft.extraction_method == METHOD
     assert draft.extractor_version == EXTRACTOR_VERSION
@@ -103,17 +103,46 @@ def test_page_fields_are_preferred() -> None:
     assert draft.fetch_error is None
     assert draft.raw_html == b"compressed"
     assert draft.page_charset == "utf-8"
-    for name in (
-        "text",
-        "title",
-        "author",
-        "summary",
-        "language",
-        "site_name",
-        "image_url",
-        "published_at",
-    ):
+    for name in ("text", "summary", "language", "site_name", "image_url"):
         assert draft.field_sources[name] == "page", name
+    for name in ("title", "author", "published_at"):
+        assert draft.field_sources[name] == "feed", name
+
+
+def test_page_fields_fill_what_the_feed_lacks() -> None:
+    entry = replace(ENTRY, title=None, author=None, published=None)
+    draft = run(entry=entry)
+    assert draft.title == "Page title"
+    assert draft.author == "Page Author"
+    assert draft.published_at == datetime(2026, 3, 1, 8, 15, tzinfo=UTC)
+    for name in ("title", "author", "published_at"):
+        assert draft.field_sources[name] == "page", name
+
+
+def test_field_sources_say_where_on_the_page() -> None:
+    sources = {
+        "title": "jsonld",
+        "author": "byline",
+        "date": "htmldate",
+        "sitename": "opengraph",
+        "description": "meta",
+        "image": "opengraph",
+        "categories": "jsonld",
+        "tags": "meta",
+    }
+    entry = replace(ENTRY, title=None, author=None, published=None, categories=("Economy",))
+    draft = run(entry=entry, extraction=replace(EXTRACTION, sources=sources))
+    assert draft.field_sources == {
+        "text": "page",
+        "title": "jsonld",
+        "author": "byline",
+        "published_at": "htmldate",
+        "site_name": "opengraph",
+        "summary": "meta",
+        "image_url": "opengraph",
+        "language": "page",  # not in sources: an extraction that does not say
+        "categories": "jsonld+meta+feed",
+    }
 
 
 def test_feed_fields_fill_what_the_page_lacks() -> None:
@@ -252,13 +281,15 @@ def with_page_date(value: datetime, has_time: bool = True) -> Extraction:
 
 
 def test_page_date_in_the_future_is_refused() -> None:
-    draft = run(extraction=with_page_date(NOW + timedelta(hours=2)))
-    assert draft.published_at == ENTRY.published
-    assert draft.field_sources["published_at"] == "feed"
+    entry = replace(ENTRY, published=None)
+    draft = run(entry=entry, extraction=with_page_date(NOW + timedelta(hours=2)))
+    assert draft.published_at == ENTRY.updated
+    assert draft.field_sources["published_at"] == "feed_updated"
 
 
 def test_page_date_within_the_skew_is_accepted() -> None:
-    draft = run(extraction=with_page_date(NOW + timedelta(minutes=10)))
+    entry = replace(ENTRY, published=None)
+    draft = run(entry=entry, extraction=with_page_date(NOW + timedelta(minutes=10)))
     assert draft.published_at == NOW + timedelta(minutes=10)
     assert draft.field_sources["published_at"] == "page"
 
@@ -289,24 +320,21 @@ def test_everything_in_the_future_gives_no_date() -> None:
     assert draft.updated_at is None
 
 
-def test_date_only_page_date_yields_to_a_same_day_feed_timestamp() -> None:
-    page_day = datetime(2026, 3, 1, tzinfo=UTC)
-    draft = run(extraction=with_page_date(page_day, has_time=False))
-    assert draft.published_at == ENTRY.published
-    assert draft.field_sources["published_at"] == "feed"
+def test_feed_published_wins_over_any_page_date() -> None:
+    for page_date in (
+        with_page_date(datetime(2026, 3, 1, 7, 0, tzinfo=UTC)),
+        with_page_date(datetime(2026, 2, 27, tzinfo=UTC), has_time=False),
+    ):
+        draft = run(extraction=page_date)
+        assert draft.published_at == ENTRY.published
+        assert draft.field_sources["published_at"] == "feed"
 
 
-def test_date_only_page_date_wins_over_another_day() -> None:
+def test_page_date_wins_over_the_feed_updated_time() -> None:
     page_day = datetime(2026, 2, 27, tzinfo=UTC)
-    draft = run(extraction=with_page_date(page_day, has_time=False))
+    draft = run(entry=replace(ENTRY, published=None), extraction=with_page_date(page_day, False))
     assert draft.published_at == page_day
     assert draft.field_sources["published_at"] == "page"
-
-
-def test_page_timestamp_wins_over_a_same_day_feed_timestamp() -> None:
-    stamp = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
-    draft = run(extraction=with_page_date(stamp, has_time=True))
-    assert draft.published_at == stamp
 
 
 # -- canonical URL ----------------------------------------------------------------

@@ -1,9 +1,13 @@
 """Assembly (pure): feed entry + page extraction -> :class:`ItemDraft`.
 
-For each field the page is preferred and the feed is the fallback; the source
-chosen is recorded in ``field_sources``.  Publication dates later than ``now``
-plus the allowed clock skew are refused in favour of the next source.  A page
-date without a time of day yields to a feed timestamp of the same day.
+Title, author and publication date come from the feed entry first: the pool
+task does not search the page for what the feed already said (extract.py).  The
+other fields prefer the page.  The source chosen is recorded in
+``field_sources``: ``feed`` (``feed_updated`` for a date the feed gives only as
+its update time) or where on the page the value was read (``jsonld``,
+``opengraph``, ``meta``, ``link``, ``time``, ``byline``, ``trafilatura``, ``htmldate``;
+``page`` for an extraction that does not say).  Publication dates later than
+``now`` plus the allowed clock skew are refused in favour of the next source.
 """
 
 from __future__ import annotations
@@ -51,24 +55,21 @@ def _pick(sources: dict[str, str], name: str, *candidates: tuple[str, T | None])
     return None
 
 
+def _page_source(ext: Extraction | None, name: str) -> str:
+    return ext.sources.get(name, "page") if ext else "page"
+
+
 def choose_published(
     page: Extraction | None, entry: ParsedEntry, now: datetime, skew: timedelta
 ) -> tuple[datetime | None, str | None]:
+    """The feed's published time, else the page's date, else the feed's updated time."""
     limit = now + skew
-    feed_dates = [
-        (source, value)
-        for source, value in (("feed", entry.published), ("feed_updated", entry.updated))
-        if value is not None and value <= limit
-    ]
+    if entry.published is not None and entry.published <= limit:
+        return entry.published, "feed"
     if page and page.date and page.date.value <= limit:
-        if page.date.has_time:
-            return page.date.value, "page"
-        same_day = [(s, v) for s, v in feed_dates if v.date() == page.date.value.date()]
-        if same_day:
-            return same_day[0][1], same_day[0][0]
-        return page.date.value, "page"
-    if feed_dates:
-        return feed_dates[0][1], feed_dates[0][0]
+        return page.date.value, _page_source(page, "date")
+    if entry.updated is not None and entry.updated <= limit:
+        return entry.updated, "feed_updated"
     return None, None
 
 
@@ -108,6 +109,9 @@ def assemble(
     def pick(name: str, *candidates: tuple[str, str | None]) -> str | None:
         return _pick(sources, name, *candidates)
 
+    def src(name: str) -> str:
+        return _page_source(ext, name)
+
     if full_text:
         text = pick(
             "text",
@@ -126,15 +130,21 @@ def assemble(
     if published_source:
         sources["published_at"] = published_source
     updated = entry.updated if entry.updated and entry.updated <= now + future_skew else None
+    page_lists = "+".join(
+        dict.fromkeys(
+            _page_source(ext, n) for n in ("categories", "tags") if ext and getattr(ext, n)
+        )
+    )
     categories, categories_source = _merge_lists(
-        ("page", (ext.categories + ext.tags) if ext else ()), ("feed", entry.categories)
+        (page_lists or "page", (ext.categories + ext.tags) if ext else ()),
+        ("feed", entry.categories),
     )
     if categories_source:
         sources["categories"] = categories_source
-    title = pick("title", ("page", ext.title if ext else None), ("feed", entry.title))
+    title = pick("title", ("feed", entry.title), (src("title"), ext.title if ext else None))
     language = pick(
         "language",
-        ("page", ext.language if ext else None),
+        (src("language"), ext.language if ext else None),
         ("feed", entry.language),
         ("config", feed_language),
     )
@@ -147,17 +157,23 @@ def assemble(
         ),
         guid=entry.guid,
         title=title,
-        author=pick("author", ("page", ext.author if ext else None), ("feed", entry.author)),
+        author=pick("author", ("feed", entry.author), (src("author"), ext.author if ext else None)),
         published_at=published,
         updated_at=updated,
         summary=pick(
-            "summary", ("page", ext.description if ext else None), ("feed", entry.summary)
+            "summary",
+            (src("description"), ext.description if ext else None),
+            ("feed", entry.summary),
         ),
         text=text,
         language=language,
-        site_name=pick("site_name", ("page", ext.sitename if ext else None), ("feed", feed_title)),
+        site_name=pick(
+            "site_name", (src("sitename"), ext.sitename if ext else None), ("feed", feed_title)
+        ),
         categories=categories,
-        image_url=pick("image_url", ("page", ext.image if ext else None), ("feed", entry.image)),
+        image_url=pick(
+            "image_url", (src("image"), ext.image if ext else None), ("feed", entry.image)
+        ),
         word_count=word_count(text),
         content_hash=normalised_text_hash(text),
         extraction_method=method,
@@ -185,7 +201,7 @@ def extract_and_assemble(
 ) -> ItemDraft:
     """Extraction then assembly, as one process-pool task: only the draft travels back."""
     extraction = extract_page(
-        page.content, page.final_url or entry.link or "", page.charset, keep_raw
+        page.content, page.final_url or entry.link or "", page.charset, keep_raw, entry
     )
     return assemble(
         entry,

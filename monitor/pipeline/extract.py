@@ -1,11 +1,16 @@
 """Article extraction (pure, CPU-bound): page bytes -> :class:`Extraction`.
 
-:func:`extract_page` runs in the orchestrator's process pool.  It parses the
-page once with trafilatura's ``bare_extraction`` and reads text and metadata
-from that single parse.  The settings in :data:`TRAFILATURA_OPTIONS` were
-chosen by measurement on the article-bench corpus (docs/design.md,
-bench/results/extraction_settings.md); :data:`EXTRACTOR_VERSION` changes
-whenever they or trafilatura change, so stored items can be re-extracted.
+:func:`extract_page` runs in the orchestrator's process pool.  It parses the page
+once (:func:`parse_html`); that tree gives the structured metadata
+(:mod:`monitor.pipeline.metadata`), then trafilatura's own searches for the fields
+still missing (title, author, date), then the text (``bare_extraction`` without
+metadata, on the same tree).  A field the feed entry already gave is not searched
+for: trafilatura's full metadata search cost 0.37x a bare extraction on every page
+(bench/extraction_cost.py, docs/design.md).  The settings in
+:data:`TRAFILATURA_OPTIONS` were chosen by measurement on the article-bench corpus
+(docs/design.md, bench/results/extraction_settings.md); :data:`EXTRACTOR_VERSION`
+changes whenever they, the metadata cascade or trafilatura change, so stored items
+can be re-extracted.
 """
 
 from __future__ import annotations
@@ -13,18 +18,27 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from datetime import UTC, datetime
+from copy import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import brotli
 import trafilatura
-from trafilatura.settings import Document
+from htmldate import find_date
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.metadata import extract_sitename, extract_title
+from trafilatura.settings import Document, Extractor
+from trafilatura.utils import load_html
 
+from monitor.pipeline.metadata import PageMetadata, find_byline, person_name, read_page
 from monitor.pipeline.text import clean_text
-from monitor.pipeline.types import Extraction, PageDate
+from monitor.pipeline.types import Extraction, Fetched, Outcome, PageDate, ParsedEntry
 
-# Bump PROFILE whenever TRAFILATURA_OPTIONS change.
-PROFILE = 2
+# Bump PROFILE whenever TRAFILATURA_OPTIONS or the metadata cascade change.
+PROFILE = 3
+# The settings as one trafilatura call with its metadata (the call monitor made up to
+# profile 2; the benchmarks still make it): extract_page uses TEXT_OPTIONS and DATE_OPTIONS.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,
     "include_tables": True,
@@ -38,7 +52,34 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
     },
 }
 EXTRACTOR_VERSION = f"trafilatura/{trafilatura.__version__}+p{PROFILE}"
+# The text pass: metadata comes from the cascade in extract_page, not from trafilatura.
+TEXT_OPTIONS: dict[str, Any] = {
+    k: v for k, v in TRAFILATURA_OPTIONS.items() if k != "date_extraction_params"
+} | {"with_metadata": False}
+# htmldate for pages whose feed and markup give no date: not its extensive search, which
+# hands free-text dates to dateparser, whose first use compiles regular expressions for
+# 205 locales (1-3 s of CPU in every new worker); on article-bench it found a date the
+# plain search missed on 2 of the 34 pages that need htmldate at all (docs/design.md).
+_TEXT_EXTRACTOR = Extractor(
+    output_format="python",
+    fast=TEXT_OPTIONS["fast"],
+    recall=TEXT_OPTIONS["favor_recall"],
+    comments=TEXT_OPTIONS["include_comments"],
+    tables=TEXT_OPTIONS["include_tables"],
+    with_metadata=False,
+)
+DATE_OPTIONS: dict[str, Any] = TRAFILATURA_OPTIONS["date_extraction_params"] | {
+    "extensive_search": False
+}
 METHOD = "trafilatura"
+# trafilatura.utils.HTML_PARSER's settings, for bytes already known to be UTF-8
+_PARSER = HTMLParser(
+    collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+    remove_pis=True,
+)  # fmt: skip
+_UTF8 = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+# characters XML refuses (load_html strips them from a string first): take its path then
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
 # trafilatura fills ``language`` only when asked to filter by it; read what the page declares.
@@ -114,34 +155,98 @@ def declared_language(content: bytes) -> str | None:
 
 
 def extract_page(
-    content: bytes, url: str, charset: str | None = None, keep_raw: bool = False
+    content: bytes,
+    url: str,
+    charset: str | None = None,
+    keep_raw: bool = False,
+    entry: ParsedEntry | None = None,
 ) -> Extraction:
-    """Extract text and metadata from one article page.  Never raises for bad input."""
+    """Extract text and metadata from one article page.  Never raises for bad input.
+
+    Title, author and publication date that ``entry`` (the feed) already gives are
+    not searched for; the others come from the page's structured data, and only
+    when that lacks them from trafilatura's title search, its author search (as
+    :func:`~monitor.pipeline.metadata.find_byline`) and htmldate."""
     raw = compress(content) if keep_raw else None
     try:
-        document = trafilatura.bare_extraction(
-            _decode(content, charset), url=url, **TRAFILATURA_OPTIONS
-        )
+        tree = parse_html(content, charset)
+        if tree is None:
+            return Extraction(text=None, raw_html=raw, error="trafilatura found no main text")
+        found = read_page(tree)
+        _search_missing(tree, url, found, entry)
+        document = trafilatura.bare_extraction(tree, options=_text_options(url))
     except Exception as exc:  # a bad page must not take the worker down
         return Extraction(text=None, raw_html=raw, error=f"trafilatura failed: {exc!r}")
     if not isinstance(document, Document):
         return Extraction(text=None, raw_html=raw, error="trafilatura found no main text")
     text = clean_text(document.text or "") or None
+    canonical = found.canonical_url
+    declared = declared_language(content)
+    if declared:
+        found.sources.pop("language", None)  # reported as "page", as before profile 3
     return Extraction(
         text=text,
-        title=clean_text(document.title) if document.title else None,
-        author=clean_text(document.author) if document.author else None,
-        date=parse_page_date(document.date),
-        sitename=clean_text(document.sitename) if document.sitename else None,
-        description=clean_text(document.description) if document.description else None,
-        language=_language(document.language) or declared_language(content),
-        categories=_list(document.categories),
-        tags=_list(document.tags),
-        image=document.image or None,
-        canonical_url=document.url if document.url and document.url != url else None,
+        title=clean_text(found.title) if found.title else None,
+        author=clean_text(found.author) if found.author else None,
+        date=found.date,
+        sitename=clean_text(found.sitename).lstrip("@") or None if found.sitename else None,
+        description=clean_text(found.description) if found.description else None,
+        # what the page declares for readers (<html lang>) before what it tells machines
+        language=declared or _language(found.language),
+        categories=_list(list(found.categories)),
+        tags=_list(list(found.tags)),
+        image=found.image or None,
+        canonical_url=canonical if canonical and canonical != url else None,
         raw_html=raw,
         error=None if text else "trafilatura found no main text",
+        sources=dict(found.sources),
     )
+
+
+def _text_options(url: str) -> Extractor:
+    """TEXT_OPTIONS as trafilatura's options object, built once: ``bare_extraction``
+    would build one per call from its keyword arguments, reading its configuration."""
+    options = copy(_TEXT_EXTRACTOR)
+    options.url = options.source = url
+    return options
+
+
+def parse_html(content: bytes, charset: str | None) -> HtmlElement | None:
+    """The page's tree, as trafilatura's ``load_html`` builds it.
+
+    A UTF-8 page is parsed from its bytes with ``load_html``'s parser settings: about
+    0.6 ms a page less than decoding it and parsing the string (the same text on every
+    article-bench page); anything else goes through ``load_html`` itself."""
+    if charset and charset.lower() in _UTF8 and not _CONTROLS.search(content):
+        try:
+            content.decode("utf-8")  # libxml2 would stop at the first invalid byte
+            tree = document_fromstring(content, parser=_PARSER)
+        except (UnicodeDecodeError, ValueError, etree.ParserError):
+            tree = None
+        # load_html's own rejection test: no "html" near the start and a bare tree
+        if tree is not None and (len(tree) >= 2 or b"html" in content[:50].lower()):
+            return tree
+    return load_html(_decode(content, charset))
+
+
+def _search_missing(
+    tree: HtmlElement, url: str, found: PageMetadata, entry: ParsedEntry | None
+) -> None:
+    """trafilatura's own searches, for what neither the feed nor the markup stated.
+
+    They run on the parsed tree before the text pass prunes it, as trafilatura's
+    ``extract_metadata`` does; its category, tag and licence searches are not run
+    (the feed's categories and the page's ``article:`` and JSON-LD ones are kept)."""
+    if not (entry and entry.title) and not found.title:
+        found.offer("title", extract_title(tree), "trafilatura")
+    if not (entry and entry.author) and not found.author:
+        author = person_name(find_byline(tree))
+        # trafilatura drops one-word authors found this way ("Share", "Admin"); so do we
+        found.offer("author", author if author and " " in author else None, "byline")
+    if not (entry and entry.published) and not found.date:
+        found.offer("date", parse_page_date(find_date(tree, url=url, **DATE_OPTIONS)), "htmldate")
+    if not found.sitename:
+        found.offer("sitename", extract_sitename(tree), "trafilatura")
 
 
 def compress(page: bytes) -> bytes:
@@ -172,8 +277,29 @@ _WARM_UP_PAGE = (
     * 6
     + b"</article><footer>Footer</footer></body></html>"
 )
+# no declared language, no structured data: every search, htmldate and detection run
+_WARM_UP_BARE = (
+    b"<!DOCTYPE html><html><head><title>Warm-up</title></head><body><article>"
+    b"<h1>Warm-up</h1><p class='byline'>By Ann Example</p><p class='date'>18 novembre</p>"
+    + b"<p>This paragraph exists so that the language model and the sketch are loaded "
+    b"before a real page waits for them, not while it does.</p>" * 6 + b"</article></body></html>"
+)
 
 
 def warm_up() -> None:
-    """Run one extraction so a new worker process pays its one-off set-up costs now."""
-    extract_page(_WARM_UP_PAGE, "http://warm-up.invalid/", "utf-8", keep_raw=True)
+    """Run the whole pool task on two pages so a new worker process pays its one-off
+    set-up costs now (lazy imports, the language model, numpy for the sketch), not the
+    first real pages."""
+    from monitor.pipeline.assemble import extract_and_assemble  # it imports this module
+
+    url = "http://warm-up.invalid/"
+    for page in (_WARM_UP_PAGE, _WARM_UP_BARE):
+        extract_and_assemble(
+            ParsedEntry(link=url, guid=url),
+            Fetched(url, Outcome.OK, url, 200, page, "text/html", "utf-8"),
+            feed_title=None,
+            feed_language=None,
+            now=datetime.now(UTC),
+            future_skew=timedelta(minutes=15),
+            keep_raw=True,
+        )

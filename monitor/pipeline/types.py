@@ -99,7 +99,7 @@ class PageDate:
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
-    """What trafilatura read from an article page (process-pool output)."""
+    """What was read from an article page (process-pool output)."""
 
     text: str | None
     title: str | None = None
@@ -114,6 +114,9 @@ class Extraction:
     canonical_url: str | None = None
     raw_html: bytes | None = None  # the page compressed by extract.compress(), when kept
     error: str | None = None
+    # where each field above was read ("jsonld", "opengraph", "meta", "link", "time",
+    # "trafilatura", "htmldate"); a field missing here is reported as "page"
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
