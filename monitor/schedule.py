@@ -217,3 +217,16 @@ def plan(
     if retry_after:
         wait = max(wait, min(timedelta(seconds=retry_after), MAX_BACKOFF))
     return Plan(cadence, now + wait)
+
+
+def interval_text(seconds: int) -> str:
+    """An interval as people write it, two units at most: 90s -> 1m30s, 2h30m, 1d."""
+    parts: list[str] = []
+    rest = seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    if rest or not parts:
+        parts.append(f"{rest}s")
+    return "".join(parts[:2])

@@ -27,17 +27,9 @@ app = typer.Typer(
 
 def span(seconds: int | None) -> str:
     """An interval as people write it: 90s, 15m, 2h30m, 1d."""
-    if seconds is None:
-        return "-"
-    parts: list[str] = []
-    rest = seconds
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    if rest or not parts:
-        parts.append(f"{rest}s")
-    return "".join(parts[:2])
+    from monitor.schedule import interval_text
+
+    return "-" if seconds is None else interval_text(seconds)
 
 
 def _state(row: FeedHealth) -> Text:

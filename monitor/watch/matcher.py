@@ -59,7 +59,7 @@ from monitor.watch.query import (
     parse_rule,
 )
 
-__all__ = ["DEFAULT_SCOPE", "Document", "Match", "Matcher", "Rule", "snippet"]
+__all__ = ["DEFAULT_SCOPE", "Document", "Match", "Matcher", "Rule", "snippet", "snippet_window"]
 
 #: Fields a term without ``title:``/``text:``/``author:``/``feed:`` looks in.
 DEFAULT_SCOPE: Final = frozenset({"title", "text"})
@@ -409,14 +409,21 @@ class _Run:
         return hits
 
 
-def snippet(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
-    """About ``width`` characters of ``text`` around ``text[start:end]``, marked «like this»."""
+def snippet_window(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> tuple[int, int]:
+    """Where :func:`snippet` cuts ``text`` around ``text[start:end]``: at word boundaries,
+    about ``width`` characters in all (the preview and the match list cut the same way)."""
     room = max(0, width - (end - start)) // 2
     lo, hi = max(0, start - room), min(len(text), end + room)
     if lo > 0 and (space := text.find(" ", lo, start)) >= 0:
         lo = space + 1
     if hi < len(text) and (space := text.rfind(" ", end, hi)) >= 0:
         hi = space
+    return lo, hi
+
+
+def snippet(text: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
+    """About ``width`` characters of ``text`` around ``text[start:end]``, marked «like this»."""
+    lo, hi = snippet_window(text, start, end, width)
     window = f"{text[lo:start]}«{text[start:end]}»{text[end:hi]}"
     return f"{'…' if lo > 0 else ''}{' '.join(window.split())}{'…' if hi < len(text) else ''}"
 

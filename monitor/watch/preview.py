@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from monitor.watch.matcher import SNIPPET_WIDTH, Document, Match, Matcher, Rule
+from monitor.watch.matcher import SNIPPET_WIDTH, Document, Match, Matcher, Rule, snippet_window
 from monitor.watch.query import QueryError, parse_rule
 
 PREVIEW_WATCHLIST: Final = "preview"
@@ -62,13 +62,7 @@ class Preview:
 
 def _window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
     """The window :func:`monitor.watch.matcher.snippet` shows around ``text[start:end]``."""
-    room = max(0, width - (end - start)) // 2
-    lo, hi = max(0, start - room), min(len(text), end + room)
-    if lo > 0 and (space := text.find(" ", lo, start)) >= 0:
-        lo = space + 1
-    if hi < len(text) and (space := text.rfind(" ", end, hi)) >= 0:
-        hi = space
-    return lo, hi
+    return snippet_window(text, start, end, width)
 
 
 def window_snippet(

@@ -19,6 +19,8 @@ from urllib.parse import urlencode, urlsplit
 
 from markupsafe import Markup, escape
 
+from monitor.schedule import interval_text
+
 DASH = "\u2013"  # what a page shows for a value there is not
 
 # C0/C1 controls (not tab and newline), DEL and the bidi overrides and isolates
@@ -206,17 +208,7 @@ def safe_link(url: str | None) -> str | None:
 
 def duration(seconds: int | float | None) -> str:
     """An interval as people write it: 90s, 15m, 2h30m, 1d."""
-    if seconds is None:
-        return DASH
-    rest = int(seconds)
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    if rest or not parts:
-        parts.append(f"{rest}s")
-    return "".join(parts[:2])
+    return DASH if seconds is None else interval_text(int(seconds))
 
 
 def field_source_rows(
