@@ -47,11 +47,15 @@ def test_fts5s_ascii_tokenizer_sees_the_same_words() -> None:
         assert [r[0] for r in rows] == WORD.findall(fold(sample)[0]), sample
 
 
-def test_tsvector_literal_weights_words_by_field() -> None:
+def test_tsvector_literal_weights_words_by_field_with_their_positions() -> None:
     literal = fts.tsvector_literal("Gaza truce", "truce talks in Gaza", "Nadia")
-    expected = ["'gaza':1A,2B", "'t_gaza':1A", "'truce':1A,2B", "'t_truce':1A", "'talks':2B"]
-    expected += ["'in':2B", "'_nadia':3"]
+    expected = ["'gaza':1A,7B", "'t_gaza':1A", "'truce':2A,4B", "'t_truce':2A", "'talks':5B"]
+    expected += ["'in':6B", "'_nadia':1"]  # the text after the title, one apart
     assert literal.split() == expected
+    long = fts.tsvector_literal("", "war " * 300, "").split()  # PostgreSQL keeps 256
+    assert long[0].count(",") == fts.MAX_POSITIONS - 1 and long[-1] == f"'{fts.LONG}war'"
+    longer = fts.tsvector_literal("", " ".join(f"w{n}" for n in range(17000)), "")
+    assert longer.endswith(f"'{fts.LONG}'") and f"'w16999':{fts.MAX_POSITION}B" in longer
     assert fts.tsvector_literal(None, None, None) == ""
     assert "x" * 3000 not in fts.tsvector_literal("x" * 3000, "", "")  # too long for PostgreSQL
     assert fts.candidates(parse_rule("text:(Gaza*)"), "postgresql") == fts.Fts("'gaza':*B", True)
@@ -101,6 +105,34 @@ def test_near_is_pushed_down_to_fts5_and_widened_on_postgresql() -> None:
     )
     pg = fts.candidates(node, "postgresql")
     assert pg == fts.Fts("('haniyeh') & (('hamas' & 'leader'))", exact=False)
+
+
+@pytest.mark.parametrize(
+    ("query", "check"),
+    [
+        ('"White House"', "('white' <-> 'house' | '__white' | '__house')"),
+        ('title:"White House"', "('t_white' <-> 't_house' | '__t_white' | '__t_house')"),
+        ('text:"a b"', "('a':B <-> 'b':B | '__a' | '__b')"),
+        ('author:"a b"', "('_a' <-> '_b' | '___a' | '___b')"),
+        (
+            "Donald NEAR/1 Trump",
+            "('donald' <1> 'trump' | 'trump' <1> 'donald' | 'donald' <2> 'trump' "
+            "| 'trump' <2> 'donald' | '__donald' | '__trump')",
+        ),
+        ('"a b" AND c NOT d', "((('a' <-> 'b' | '__a' | '__b')) & ('c')) & !('d')"),
+        ('"a b" OR c', "(('a' <-> 'b' | '__a' | '__b')) | ('c')"),
+        ("Trump", None),  # one word: the query is exact already
+        ("Donald NEAR/9 Trump", None),  # too many alternatives: the matcher checks
+        ("Don* NEAR/2 Trump", None),
+        ("Trump NEAR/2 Trump", None),
+    ],
+)
+def test_phrases_and_near_get_a_positional_check_on_postgresql(
+    query: str, check: str | None
+) -> None:
+    found = fts.candidates(parse_rule(query), "postgresql")
+    assert isinstance(found, fts.Fts) and found.check == check
+    assert fts.candidates(parse_rule(query), "sqlite").check is None  # type: ignore[union-attr]
 
 
 def test_feed_terms_are_left_to_the_feed_names() -> None:

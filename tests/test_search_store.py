@@ -326,3 +326,23 @@ def test_re_extraction_and_a_late_page_are_indexed_again(store: Store) -> None:
     assert store.search.search("Haniyeh").hits == []
     assert [h.item.id for h in store.search.search("Soleimani AND author:Saadeh").hits] == [item_id]
     assert index_rows(store) == 1
+
+
+def test_phrases_past_the_engines_position_limits_are_still_found(store: Store) -> None:
+    """PostgreSQL keeps 256 positions a lexeme and clamps them at 16,383: an item past
+    either is marked and its phrases are left to the matcher, not missed."""
+    repeated = "war talks " * 300 + "war crimes tribunal"  # the 301st "war" starts the phrase
+    long = " ".join(f"w{n}" for n in range(17_000)) + " Gaza truce holds"
+    docs = [
+        {"title": "Repeated", "text": repeated, "author": None, "feeds": ("Gulf Wire",),
+         "published": NOW, "language": "en"},
+        {"title": "Long", "text": long, "author": None, "feeds": ("Gulf Wire",),
+         "published": NOW - timedelta(hours=1), "language": "en"},
+        {"title": "Short", "text": "Gaza holds that a truce failed; war crimes are alleged.",
+         "author": None, "feeds": ("Gulf Wire",), "published": NOW, "language": "en"},
+    ]  # fmt: skip
+    ids = list(fill(store, docs))
+    assert [h.item.id for h in store.search.search('"war crimes tribunal"').hits] == [ids[0]]
+    assert [h.item.id for h in store.search.search('"Gaza truce holds"').hits] == [ids[1]]
+    assert [h.item.id for h in store.search.search("holds NEAR/1 truce").hits] == [ids[1]]
+    assert [h.item.id for h in store.search.search('"war crimes"').hits] == [ids[2], ids[0]]

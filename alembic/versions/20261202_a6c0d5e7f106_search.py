@@ -1,10 +1,11 @@
 """search: full-text search index over items
 
 SQLite: an FTS5 virtual table ``item_fts`` (title, text, author; rowid = item
-id; ``ascii`` tokenizer over already folded words) and a trigger that drops an
-item's row when the item is deleted.  PostgreSQL: ``item_search`` (item id ->
-tsvector of folded words, weighted by field, and the item's time to order hits
-by) with a GIN index, deleted with its item by the foreign key.  Existing
+id; ``ascii`` tokenizer over already folded words), ``item_fts_sort`` (item id ->
+its time, to order hits by) and a trigger that drops an item's rows when the
+item is deleted.  PostgreSQL: ``item_search`` (item id -> tsvector of folded
+words with positions, weighted by field, and the item's time to order hits by)
+with a GIN index, deleted with its item by the foreign key.  Existing
 items are indexed in batches.
 
 Revision ID: a6c0d5e7f106
@@ -79,8 +80,17 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE item_fts USING fts5(title, text, author, tokenize = 'ascii')"
         )
         op.execute(
+            "CREATE TABLE item_fts_sort (item_id INTEGER NOT NULL PRIMARY KEY, "
+            "sort_at DATETIME NOT NULL)"
+        )
+        op.execute(
             "CREATE TRIGGER item_fts_delete AFTER DELETE ON items BEGIN "
-            "DELETE FROM item_fts WHERE rowid = old.id; END"
+            "DELETE FROM item_fts WHERE rowid = old.id; "
+            "DELETE FROM item_fts_sort WHERE item_id = old.id; END"
+        )
+        op.execute(  # the stored text of the time, as the items table has it
+            "INSERT INTO item_fts_sort (item_id, sort_at) "
+            "SELECT id, coalesce(published_at, fetched_at) FROM items"
         )
     else:
         op.execute(
@@ -99,6 +109,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS item_fts_delete")
+        op.execute("DROP TABLE IF EXISTS item_fts_sort")
         op.execute("DROP TABLE IF EXISTS item_fts")
     else:
         op.execute("DROP TABLE IF EXISTS item_search")

@@ -518,12 +518,14 @@ class Alert(Base):
 # --- full-text search (migration a6c0d5e7f106; monitor.storage.search) ----------------
 #
 # Not models: SQLite's index is an FTS5 virtual table (``item_fts``, rowid = item id;
-# FTS5 makes shadow tables ``item_fts_*``), PostgreSQL's a table of tsvectors
+# FTS5 makes shadow tables ``item_fts_*``; ``item_fts_sort`` keeps each item's time beside
+# it), PostgreSQL's a table of tsvectors
 # (``item_search``, item id -> ``doc``, a GIN index, ON DELETE CASCADE).  The migration
 # creates them with SQL; the model/migration comparison leaves them out
 # (:func:`not_search_index`).
 
 SEARCH_FTS_TABLE = "item_fts"  # SQLite
+SEARCH_FTS_SORT_TABLE = "item_fts_sort"  # SQLite: item id -> its time, to order hits by
 SEARCH_PG_TABLE = "item_search"  # PostgreSQL
 SEARCH_PG_INDEX = "ix_item_search_doc"
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     cast,
     column,
     false,
@@ -48,7 +49,15 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.storage.item_queries import ItemQueries, StoredItem
-from monitor.storage.schema import SEARCH_FTS_TABLE, SEARCH_PG_TABLE, Feed, FeedItem, Item
+from monitor.storage.schema import (
+    SEARCH_FTS_SORT_TABLE,
+    SEARCH_FTS_TABLE,
+    SEARCH_PG_TABLE,
+    Feed,
+    FeedItem,
+    Item,
+    UTCDateTime,
+)
 from monitor.watch import fts
 from monitor.watch.matcher import Document, Match, Matcher, Rule
 from monitor.watch.query import Field, Phrase, Term, parse_rule, to_query
@@ -82,6 +91,9 @@ _FTS_INSERT: Final = text(
     "VALUES (:id, :title, :text, :author)"
 )
 _FTS_DELETE: Final = text(f"DELETE FROM {SEARCH_FTS_TABLE} WHERE rowid = :id")
+_FTS_SORT_UPSERT: Final = text(
+    f"INSERT OR REPLACE INTO {SEARCH_FTS_SORT_TABLE} (item_id, sort_at) VALUES (:id, :sort_at)"
+).bindparams(bindparam("sort_at", type_=UTCDateTime()))
 _PG_UPSERT: Final = text(
     f"INSERT INTO {SEARCH_PG_TABLE} (item_id, sort_at, doc) "
     "VALUES (:id, :sort_at, CAST(:doc AS tsvector)) "
@@ -89,7 +101,7 @@ _PG_UPSERT: Final = text(
 )
 
 #: What is indexed of one item: id, title, text, author, and its time (published, else
-#: fetched: PostgreSQL keeps it beside the tsvector, to order the hits without reading items).
+#: fetched: kept beside the index, to order the hits without reading items).
 Indexed = tuple[int, str | None, str | None, str | None, datetime]
 
 
@@ -127,8 +139,16 @@ def index_many(session: Session, values: Sequence[Indexed]) -> None:
     if not values:
         return
     dialect = session.get_bind().dialect.name
-    statement = _FTS_INSERT if dialect == "sqlite" else _PG_UPSERT
-    session.connection().execute(statement, _rows(values, dialect))
+    conn = session.connection()
+    if dialect == "sqlite":
+        conn.execute(_FTS_INSERT, _rows(values, dialect))
+        conn.execute(_FTS_SORT_UPSERT, _sort_rows(values))
+    else:
+        conn.execute(_PG_UPSERT, _rows(values, dialect))
+
+
+def _sort_rows(values: Sequence[Indexed]) -> list[dict[str, Any]]:
+    return [{"id": value[0], "sort_at": value[4]} for value in values]
 
 
 def reindex(session: Session, ids: Sequence[int]) -> None:
@@ -145,6 +165,7 @@ def reindex(session: Session, ids: Sequence[int]) -> None:
         conn.execute(_FTS_DELETE, [{"id": i} for i in ids])
         if values:
             conn.execute(_FTS_INSERT, _rows(values, dialect))
+            conn.execute(_FTS_SORT_UPSERT, _sort_rows(values))
     elif values:
         conn.execute(_PG_UPSERT, _rows(values, dialect))
 
@@ -258,7 +279,7 @@ class SearchRepository(ItemQueries):
         hits: list[tuple[SearchHit, tuple[datetime, int]]] = []
         with self._sessions() as session:
             dialect = session.get_bind().dialect.name
-            base, item_id, sort = self._candidates(
+            base, item_id, sort, checked = self._candidates(
                 session, fts.candidates(node, dialect), dialect, feed, language
             )
             if since is not None:
@@ -272,18 +293,34 @@ class SearchRepository(ItemQueries):
                     page = page.where(
                         or_(sort < after[0], and_(sort == after[0], item_id < after[1]))
                     )
-                ids = [row[0] for row in session.execute(page)]
-                hits += self._confirm(session, matcher, ids)
-                if len(ids) < batch:
+                if checked:
+                    page = self._checked(page, checked)
+                rows = session.execute(page).all()
+                ids = [row[0] for row in rows if not checked or row[2]]
+                done = 0
+                while done < len(ids) and len(hits) <= limit:  # no more than the page needs
+                    step = max(8, limit + 1 - len(hits))
+                    hits += self._confirm(session, matcher, ids[done : done + step])
+                    done += step
+                if len(rows) < batch or len(hits) > limit:
                     break
-                last = session.get_one(Item, ids[-1])
-                after = (last.published_at or last.fetched_at, last.id)
+                after = (rows[-1][1], rows[-1][0])
                 batch = min(_MAX_BATCH, batch * 2)
         more = len(hits) > limit
         shown = hits[:limit]
         return SearchPage(
             [hit for hit, _ in shown], encode_cursor(shown[-1][1]) if more and shown else None
         )
+
+    @staticmethod
+    def _checked(page: Select[Any], check: str) -> Select[Any]:
+        """The batch's (id, time, check) rows: the check (a phrase tsquery, which reads
+        each tsvector again) computed on the batch only, outside its LIMIT: in the same
+        SELECT, PostgreSQL computes it for every candidate before the sort."""
+        batch = page.subquery()
+        flag = batch.c.doc.op("@@")(cast(literal(f"({check}) | '{fts.LONG}'"), TSQUERY))
+        query: Select[Any] = select(batch.c.item_id, batch.c.sort_at, flag)
+        return query.order_by(batch.c.sort_at.desc(), batch.c.item_id.desc())
 
     def _candidates(
         self,
@@ -292,13 +329,17 @@ class SearchRepository(ItemQueries):
         dialect: str,
         feed: str | None,
         language: str | None,
-    ) -> tuple[Select[Any], ColumnElement[int], ColumnElement[datetime]]:
-        """The candidates' (id, time) query, and its id and time columns.
+    ) -> tuple[Select[Any], ColumnElement[int], ColumnElement[datetime], str | None]:
+        """The candidates' (id, time[, doc]) query, its id and time columns, and the
+        check of each batch's candidates (:meth:`_checked`; then it selects ``doc``).
 
-        On PostgreSQL, when the engine query is the whole tree or one of its
-        AND-ed parts, the query reads ``item_search`` alone (its GIN index, then
-        its ``sort_at``): joined to ``items``, the planner would read every item
-        to sort them."""
+        When the engine query is the whole tree or one of its AND-ed parts, the
+        query orders by the time kept beside the index (``item_search.sort_at``,
+        ``item_fts_sort.sort_at``) without reading ``items``: joined to it, the
+        engine read every candidate's item row to sort them.  On PostgreSQL a
+        phrase or NEAR is then checked by positions (``Fts.check``) only on the
+        page's candidates, newest first: checked on all of them by the GIN index,
+        every item with the words would have its tsvector read."""
         languages = [language] if language else []
         driver = part if isinstance(part, fts.Fts) else None
         rest: list[fts.Candidates] = []
@@ -309,7 +350,9 @@ class SearchRepository(ItemQueries):
             sort: ColumnElement[datetime] = func.coalesce(Item.published_at, Item.fetched_at)
             query: Select[Any] = select(Item.id, sort)  # type: ignore[assignment]
             query = query.where(self._condition(session, part, dialect))
-            return self._filter(query, feed, None, languages), Item.__table__.c.id, sort
+            return self._filter(query, feed, None, languages), Item.__table__.c.id, sort, None
+        if dialect == "sqlite":
+            return self._sqlite_driven(session, driver, rest, feed, languages)
         index = table(
             SEARCH_PG_TABLE,
             column("item_id", Integer),
@@ -318,14 +361,41 @@ class SearchRepository(ItemQueries):
         )
         item_id: ColumnElement[int] = index.c.item_id
         sort_at: ColumnElement[datetime] = index.c.sort_at
-        query = select(item_id, sort_at)  # type: ignore[assignment]
-        query = query.where(index.c.doc.op("@@")(cast(literal(driver.query), TSQUERY)))
+        doc: ColumnElement[Any] = index.c.doc
+        columns = (item_id, sort_at, doc) if driver.check else (item_id, sort_at)
+        query = select(*columns)
+        query = query.where(doc.op("@@")(cast(literal(driver.query), TSQUERY)))
         for other in rest:
             condition = self._condition(session, other, dialect)
             query = query.where(item_id.in_(select(Item.id).where(condition)))
         if feed or languages:
             query = query.where(item_id.in_(self._filter(select(Item.id), feed, None, languages)))
-        return query, item_id, sort_at
+        return query, item_id, sort_at, driver.check
+
+    def _sqlite_driven(
+        self,
+        session: Session,
+        driver: fts.Fts,
+        rest: list[fts.Candidates],
+        feed: str | None,
+        languages: list[str],
+    ) -> tuple[Select[Any], ColumnElement[int], ColumnElement[datetime], None]:
+        """The FTS5 candidates ordered by ``item_fts_sort`` (see :meth:`_candidates`)."""
+        index = table(
+            SEARCH_FTS_SORT_TABLE,
+            column("item_id", Integer),
+            column("sort_at", UTCDateTime()),
+        )
+        item_id: ColumnElement[int] = index.c.item_id
+        sort_at: ColumnElement[datetime] = index.c.sort_at
+        query: Select[Any] = select(item_id, sort_at)  # type: ignore[assignment]
+        query = query.where(item_id.in_(self._engine_ids(driver.query, "sqlite")))
+        for other in rest:
+            condition = self._condition(session, other, "sqlite")
+            query = query.where(item_id.in_(select(Item.id).where(condition)))
+        if feed or languages:
+            query = query.where(item_id.in_(self._filter(select(Item.id), feed, None, languages)))
+        return query, item_id, sort_at, None
 
     def _confirm(
         self, session: Session, matcher: Matcher, ids: list[int]
@@ -414,6 +484,12 @@ class SearchRepository(ItemQueries):
             if session.get_bind().dialect.name == "sqlite":
                 orphans = (
                     f"DELETE FROM {SEARCH_FTS_TABLE} WHERE rowid NOT IN (SELECT id FROM items)"
+                )
+                session.execute(
+                    text(
+                        f"DELETE FROM {SEARCH_FTS_SORT_TABLE} "
+                        "WHERE item_id NOT IN (SELECT id FROM items)"
+                    )
                 )
             else:
                 orphans = (

@@ -15,9 +15,11 @@ exactly the items the matcher would) or only a superset:
 * FTS5 does terms, phrases, prefixes, column scopes and ``NEAR`` (the same
   "at most n words between, either order, same field" as the matcher):
   everything is exact;
-* PostgreSQL gets words without positions (title and text words weighted A
-  and B, author words as ``_word``), so a phrase or ``NEAR`` becomes "all these
-  words in the field" (a superset); a one-word term or prefix is exact;
+* PostgreSQL gets words with positions (title and text words weighted A and
+  B, author words as ``_word``); a phrase or ``NEAR`` is "all these words in the
+  field" for the GIN index (a superset) plus a ``check`` with phrase operators
+  (``<->``, ``<N>``), evaluated on a page's candidates only; a one-word term or
+  prefix is exact;
 * ``feed:`` parts are not in the engine: each term is checked against the
   feed names (few) by the storage layer, :class:`FeedHas`;
 * ``NOT x`` is kept only when ``x`` is exact, otherwise dropped (which widens).
@@ -29,7 +31,7 @@ engine only has to never miss one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from monitor.watch.fold import WORD, fold, fold_char
@@ -55,6 +57,12 @@ DIALECTS: Final = ("sqlite", "postgresql")
 _WEIGHTS: Final = {"title": "A", "text": "B", "author": "C"}
 _COLUMNS: Final = ("title", "text", "author")
 MAX_LEXEME_BYTES: Final = 2047  # PostgreSQL refuses longer lexemes
+MAX_POSITION: Final = 16383  # PostgreSQL clamps larger positions to this
+MAX_POSITIONS: Final = 256  # PostgreSQL keeps this many positions of a lexeme
+MAX_NEAR_CHECK: Final = 8  # NEAR/n up to this is checked by positions (2(n+1) alternatives)
+#: The lexeme of an item whose positions PostgreSQL could not all keep (never a word's:
+#: ``_`` is not part of a word, and an author lexeme is ``_`` and a word).
+LONG: Final = "__"
 
 
 class _FoldTable(dict[int, str]):
@@ -105,28 +113,54 @@ def fts5_text(value: str | None) -> str:
 
 
 def tsvector_literal(title: str | None, text: str | None, author: str | None) -> str:
-    """A PostgreSQL ``tsvector`` literal of the folded words.
+    """A PostgreSQL ``tsvector`` literal of the folded words, with their positions.
 
     Title and text words are lexemes weighted A and B (a query of the default
     scope, title and text, then needs no weight, which the GIN index answers
     without reading the tsvector again); title words are also lexemes of their
     own, ``t_word``, and author words only, ``_word`` (``_`` is never part of a
-    word), so ``title:`` and ``author:`` need no weight either.  Positions are
-    not kept (1, 2, 3 only carry the weights): PostgreSQL clamps positions at
-    16,383, so a long article could not be searched by phrase there anyway;
-    phrases are confirmed by the matcher."""
-    weights: dict[str, set[str]] = {}
-    for name, value in (("title", title), ("text", text), ("author", author)):
-        for word in index_text(value).split():
-            lexemes = {"title": (word, "t_" + word), "text": (word,), "author": ("_" + word,)}
-            for lexeme in lexemes[name]:
-                if len(lexeme.encode()) <= MAX_LEXEME_BYTES:
-                    weights.setdefault(lexeme, set()).add(_WEIGHTS[name])
-    position = {"A": "1A", "B": "2B", "C": "3"}
-    parts = [
-        f"'{word}':{','.join(position[w] for w in sorted(found))}"
-        for word, found in weights.items()
-    ]
+    word), so ``title:`` and ``author:`` need no weight either.  Positions are the
+    word's place in its field (text after the title, one apart; author words
+    from 1), so a phrase tsquery (``<->``) can check adjacency on the few
+    candidates of a page (:class:`Fts` ``check``).  PostgreSQL clamps positions at
+    16,383 and keeps 256 a lexeme: an item past either limit gets the lexeme
+    :data:`LONG`, and ``check`` always lets it through to the matcher."""
+    lexemes: dict[str, list[str]] = {}
+    long = False
+    titles, texts = index_text(title).split(), index_text(text).split()
+    authors = index_text(author).split()
+    fields = (
+        (titles, 1, ("", "t_"), "A"),
+        (texts, len(titles) + 2, ("",), "B"),
+        (authors, 1, ("_",), ""),
+    )
+    for words, start, marks, weight in fields:
+        if start + len(words) > MAX_POSITION:
+            long = True
+        for position, word in enumerate(words, start):
+            entry = f"{min(position, MAX_POSITION)}{weight}"
+            for mark in marks:
+                lexeme = mark + word
+                found = lexemes.get(lexeme)
+                if found is None:
+                    if len(lexeme.encode()) <= MAX_LEXEME_BYTES:
+                        lexemes[lexeme] = [entry]
+                elif len(found) < MAX_POSITIONS:
+                    found.append(entry)
+                elif len(found) == MAX_POSITIONS:
+                    found.append("")  # full: marked once
+    parts = []
+    for word, found in lexemes.items():
+        if found[-1]:
+            parts.append(f"'{word}':{','.join(found)}")
+        else:  # its later positions are lost: ``LONG + word`` lets a phrase of it through
+            parts.append(f"'{word}':{','.join(found[:-1])}")
+            if len((LONG + word).encode()) <= MAX_LEXEME_BYTES:
+                parts.append(f"'{LONG}{word}'")
+            else:
+                long = True
+    if long:
+        parts.append(f"'{LONG}'")
     return " ".join(parts)
 
 
@@ -135,10 +169,16 @@ def tsvector_literal(title: str | None, text: str | None, author: str | None) ->
 
 @dataclass(frozen=True, slots=True)
 class Fts:
-    """An engine query (FTS5 MATCH text, or tsquery text)."""
+    """An engine query (FTS5 MATCH text, or tsquery text).
+
+    ``check`` (PostgreSQL only, else None) is a tighter tsquery with phrase operators:
+    true for every match, except in an item marked :data:`LONG`.  ``query`` alone
+    is what the GIN index answers without reading the tsvectors; ``check`` is
+    evaluated only on the candidates of a page, newest first, before the matcher."""
 
     query: str
     exact: bool
+    check: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,12 +251,48 @@ def _pg_leaf(leaf: Term | Phrase, scope: frozenset[str]) -> str:
     return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
 
 
+def _pg_phrase(leaf: Term | Phrase, scope: frozenset[str]) -> str | None:
+    """The words of a leaf one after the other (``<->``), or None when that would say
+    no more than :func:`_pg_leaf` (one word) or cannot be said (a word too long)."""
+    words = _words(leaf)
+    if len(words) < 2 or any(len(w.encode()) + 2 > MAX_LEXEME_BYTES for w in words):
+        return None
+    parts = [_pg_leaf(Term(w), scope) for w in words[:-1]]
+    parts.append(_pg_leaf(Term(words[-1], prefix=_prefix(leaf)), scope))
+    lost = [_lost(Term(w), scope) for w in words[:-1]]
+    lost.append(_lost(Term(words[-1], prefix=_prefix(leaf)), scope))
+    return "(" + " <-> ".join(parts) + " | " + " | ".join(lost) + ")"
+
+
+def _lost(leaf: Term, scope: frozenset[str]) -> str:
+    """The lexeme saying an item has more positions of this word than PostgreSQL kept."""
+    mark = {"title": "t_", "author": "_"}.get(min(scope), "") if len(scope) == 1 else ""
+    return f"'{LONG}{mark}{_words(leaf)[0]}'" + (":*" if leaf.prefix else "")
+
+
 def _leaf(leaf: Term | Phrase, scope: frozenset[str], dialect: str) -> Candidates:
     if scope == {"feed"}:
         return FeedHas(leaf)
     if dialect == "sqlite":
         return Fts(f"{_fts5_columns(scope)} : {_fts5_phrase(leaf)}", exact=True)
-    return Fts(_pg_leaf(leaf, scope), exact=len(_words(leaf)) == 1)
+    return Fts(_pg_leaf(leaf, scope), len(_words(leaf)) == 1, _pg_phrase(leaf, scope))
+
+
+def _pg_near(node: Near, scope: frozenset[str]) -> str | None:
+    """NEAR/n of two single words as positions at most n + 1 apart, either order."""
+    left, right = node.left, node.right
+    if len(_words(left)) != 1 or len(_words(right)) != 1 or node.distance > MAX_NEAR_CHECK:
+        return None
+    if _prefix(left) or _prefix(right):
+        return None
+    a, b = _pg_leaf(left, scope), _pg_leaf(right, scope)
+    if a == b or any(len(w.encode()) + 2 > MAX_LEXEME_BYTES for w in _words(left) + _words(right)):
+        return None
+    pairs = ((a, b), (b, a))
+    gaps = range(1, node.distance + 2)
+    near = [f"{x} <{gap}> {y}" for gap in gaps for x, y in pairs]
+    lost = [_lost(Term(_words(side)[0]), scope) for side in (left, right)]
+    return "(" + " | ".join(near + lost) + ")"
 
 
 def _near(node: Near, scope: frozenset[str], dialect: str) -> Candidates:
@@ -228,13 +304,22 @@ def _near(node: Near, scope: frozenset[str], dialect: str) -> Candidates:
     both = _combine_and(
         [_leaf(node.left, scope, dialect), _leaf(node.right, scope, dialect)], dialect
     )
+    if isinstance(both, Fts):
+        both = Fts(both.query, both.exact, _pg_near(node, scope) or both.check)
     return _inexact(both)
+
+
+def _checks(parts: list[Fts], operator: str) -> str | None:
+    """The parts' checks (else queries) joined, or None when no part has a check."""
+    if all(p.check is None for p in parts):
+        return None
+    return _joined([p.check or p.query for p in parts], operator)
 
 
 def _inexact(part: Candidates) -> Candidates:
     match part:
         case Fts(query):
-            return Fts(query, exact=False)
+            return Fts(query, False, part.check)
         case AllOf(parts):
             return AllOf(parts, exact=False)
         case AnyOf(parts):
@@ -263,10 +348,12 @@ def _combine_and(parts: list[Candidates], dialect: str) -> Candidates:
     merged: list[Candidates] = []
     if positive:
         query = _joined([p.query for p in positive], syntax.and_)
+        check = _checks(positive, syntax.and_)
         for neg in negative:
-            assert isinstance(neg.part, Fts)
+            assert isinstance(neg.part, Fts)  # exact: its query is its check
             query = f"({query}){syntax.not_}({neg.part.query})"
-        merged.append(Fts(query, exact=all(p.exact for p in positive)))
+            check = check and f"({check}){syntax.not_}({neg.part.query})"
+        merged.append(Fts(query, all(p.exact for p in positive), check))
     else:
         others = negative + others
     result = merged + others
@@ -286,7 +373,7 @@ def _combine_or(parts: list[Candidates], dialect: str) -> Candidates:
     merged: list[Candidates] = []
     if fts:
         query = _joined([p.query for p in fts], _Syntax(dialect).or_)
-        merged.append(Fts(query, exact=all(p.exact for p in fts)))
+        merged.append(Fts(query, all(p.exact for p in fts), _checks(fts, _Syntax(dialect).or_)))
     result = merged + others
     return result[0] if len(result) == 1 else AnyOf(tuple(result), exact)
 
