@@ -24,15 +24,14 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
 from monitor.config import HttpSettings, Settings
-from monitor.errors import ConfigError
 from monitor.service.metrics import Metrics, StatsCache, latest, service_metrics
+from monitor.service.serving import listen, serve_in_thread
 from monitor.workers import worker_id
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT = 10.0  # seconds for uvicorn to start serving on the bound socket
 STOP_TIMEOUT = 5.0
 DATABASE_UNREACHABLE = "database unreachable"
 NO_SUCCESSFUL_POLL = "no successful poll"
@@ -153,28 +151,19 @@ def build_app(
 def bind(settings: HttpSettings) -> socket.socket:
     """A listening socket on ``bind``:``port``; :class:`ConfigError` (exit 2) if it cannot be."""
     where = f"{settings.bind}:{settings.port}"
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            settings.bind, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise ConfigError(
+    return listen(
+        settings.bind,
+        settings.port,
+        unresolved=lambda exc: (
             f"service.http.bind: cannot listen on {where}: {exc}; set service.http.bind to an "
             "address of this machine (127.0.0.1 by default) in the config"
-        ) from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
+        ),
+        unbound=lambda exc: (
             f"service.http: cannot listen on {where}: {exc.strerror or exc}. Another process "
             "(another `monitor run`?) may hold the port: stop it, or set service.http.port to a "
             "free port (0: any) or service.http.enabled: false in the config"
-        ) from None
-    return sock
+        ),
+    )
 
 
 class HttpEndpoint:
@@ -194,29 +183,18 @@ class HttpEndpoint:
         if not self._settings.enabled:
             log.info("HTTP endpoint off (service.http.enabled: false): no /healthz, no /metrics")
             return
-        import uvicorn
-
         sock = bind(self._settings)
         metrics, stats = service_metrics(service)
         service.observe(metrics)
         app = build_app(service, metrics, stats, self._extra_routes)
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="http-endpoint", daemon=True
+        server, thread = serve_in_thread(
+            app,
+            sock,
+            "http-endpoint",
+            f"service.http: the HTTP endpoint on {self._settings.bind}:{self._settings.port} "
+            "did not start (see the log above); fix the cause or set "
+            "service.http.enabled: false in the config",
         )
-        thread.start()
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if not server.started:
-            server.should_exit = True
-            sock.close()
-            raise ConfigError(
-                f"service.http: the HTTP endpoint on {self._settings.bind}:{self._settings.port} "
-                "did not start (see the log above); fix the cause or set "
-                "service.http.enabled: false in the config"
-            )
         self._server, self._thread = server, thread
         host, port = sock.getsockname()[:2]
         self.address = (host, port)

@@ -17,11 +17,10 @@ import logging
 import os
 import socket
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import Settings
-from monitor.errors import ConfigError
+from monitor.service.serving import listen, serve_in_thread
 
 if TYPE_CHECKING:
     import uvicorn
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STARTUP_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 
 
@@ -38,47 +36,27 @@ def bind_socket(host: str, port: int, how: str) -> socket.socket:
     """A listening socket; :class:`ConfigError` (exit 2) naming the address if not.
     ``how`` says what sets the address (``web.bind/web.port`` or ``--host/--port``)."""
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    try:
-        family, kind, proto, _name, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise ConfigError(
+    return listen(
+        host,
+        port,
+        unresolved=lambda exc: (
             f"web console: cannot listen on {shown}: {exc}; set {how} to an address of this "
             "machine (127.0.0.1 by default)"
-        ) from None
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
+        ),
+        unbound=lambda exc: (
             f"web console: cannot listen on {shown}: {exc.strerror or exc}. Another process "
             f"may hold the port: stop it, or choose another port with {how}"
-        ) from None
-    return sock
+        ),
+    )
 
 
-def serve_in_thread(
+def serve_console(
     app: Any, sock: socket.socket, name: str
 ) -> tuple[uvicorn.Server, threading.Thread]:
-    """uvicorn serving ``app`` on ``sock`` in a daemon thread, once it accepts requests."""
-    import uvicorn
-
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not server.started:
-        server.should_exit = True
-        sock.close()
-        raise ConfigError("web console: the server did not start (see the log above)")
-    return server, thread
+    """uvicorn serving the console on ``sock`` in a daemon thread (see .serving)."""
+    return serve_in_thread(
+        app, sock, name, "web console: the server did not start (see the log above)"
+    )
 
 
 def url_of(sock: socket.socket) -> str:
@@ -113,7 +91,7 @@ class WebConsole:
             config_path=service.settings.config_path,
             auth=policy,
         )
-        self._server, self._thread = serve_in_thread(build_web_app(context), sock, "web-console")
+        self._server, self._thread = serve_console(build_web_app(context), sock, "web-console")
         self.url = url_of(sock)
         login = "login required" if policy.required else "no login (localhost)"
         log.info("web console listening on %s (%s)", self.url, login)
