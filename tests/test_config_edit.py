@@ -221,6 +221,8 @@ def test_a_concurrent_edit_is_refused(layered: Path) -> None:
 
 def test_the_file_is_replaced_atomically_with_its_permissions(layered: Path) -> None:
     layered.chmod(0o640)
+    # held open so that the filesystem cannot hand the original's inode to a later file
+    original = layered.open("rb")
     inode = layered.stat().st_ino
     stop = threading.Event()
     torn: list[str] = []
@@ -239,6 +241,7 @@ def test_the_file_is_replaced_atomically_with_its_permissions(layered: Path) -> 
     finally:
         stop.set()
         reader.join()
+        original.close()
     assert torn == []  # never a half-written file
     assert layered.stat().st_ino != inode  # renamed into place, not rewritten
     assert layered.stat().st_mode & 0o777 == 0o640
