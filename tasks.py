@@ -3,7 +3,8 @@
 
     python3 tasks.py run --once      # set up .venv if needed, then: monitor run --once
     python3 tasks.py test            # set up .venv if needed, then: the whole test suite
-                                     # (in parallel over the cores, pytest-xdist)
+                                     # (in parallel over the cores, pytest-xdist; the tests
+                                     # marked serial, which time a service, alone after)
     python3 tasks.py lint            # ruff check, ruff format --check, mypy
     python3 tasks.py bench           # the benchmarks of bench/ (not the valgrind one)
     python3 tasks.py bench NAME ARGS # one of them with its own arguments (bench poll_304 --quick)
@@ -89,7 +90,12 @@ def main(argv: list[str]) -> int:
     task, rest = argv[0], argv[1:]
     ensure_venv()
     if task == "test":
-        return run("-m", "pytest", *_parallel(rest), *rest)
+        parallel = _parallel(rest)
+        if not parallel:
+            return run("-m", "pytest", *rest)
+        # timing tests (marked serial) run alone after the rest, on an otherwise idle machine
+        status = run("-m", "pytest", *parallel, "-m", "not serial", *rest)
+        return run("-m", "pytest", "-p", "no:xdist", "-m", "serial", *rest) or status
     if task == "lint":
         return (
             run("-m", "ruff", "check", "monitor", "tests", "bench", "tasks.py")

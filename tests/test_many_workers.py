@@ -163,6 +163,7 @@ def _held(store: Store, pid: int) -> list[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.serial
 @pytest.mark.slow
 def test_three_workers_poll_each_feed_once_per_interval(
     counting: CountingServer, tmp_path: Path, pg_url: str
