@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import functools
 import ipaddress
+import os
 import re
 import socket
 import ssl
@@ -354,6 +355,19 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once for each trust setting (``SSL_CERT_FILE``,
+    ``SSL_CERT_DIR``): loading the CA bundle costs about 25 ms of CPU, which every poll
+    (a fresh :class:`~monitor.pipeline.fetch.Fetcher`) paid when each built its own.
+    A context may be shared by clients, event loops and threads."""
+    return _ssl_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _ssl_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads the same two variables
+
+
 class GuardedTransport(httpx.AsyncHTTPTransport):
     """httpx's transport on a :class:`GuardedBackend`, the allowance taken from each request.
 
@@ -364,7 +378,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(
         self, limits: httpx.Limits, inner_backend: httpcore.AsyncNetworkBackend | None = None
     ) -> None:
-        ssl_context = httpx.create_ssl_context()
+        ssl_context = shared_ssl_context()
         super().__init__(verify=ssl_context, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(  # the same pool, on the guarded backend
             ssl_context=ssl_context,
