@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from monitor.watch.fold import fold
 from monitor.watch.fuzzy import (
     COMMON_WORDS,
+    CORE_WORDS,
     DIFFERENT_NAMES,
     GIVEN_NAMES,
     deletions,
@@ -130,11 +131,25 @@ def test_key_forms_spell_q_as_k_and_g() -> None:
 
 
 def test_common_english_words_are_variants_of_themselves_only() -> None:
-    assert {"street", "little", "people", "accepted"} <= COMMON_WORDS
-    assert not {"soleimani", "strait", "burris", "anthony", "khalifah"} & COMMON_WORDS
+    assert {"street", "little", "people", "accepted"} <= CORE_WORDS <= COMMON_WORDS
+    assert not {"soleimani", "burris", "anthony", "khalifah", "tunis"} & COMMON_WORDS
+    assert {"strait", "tonnes", "appliance", "laden"} <= COMMON_WORDS - CORE_WORDS
+    assert len(CORE_WORDS) == 3295 and len(COMMON_WORDS) == 37781
     assert is_variant("Street", "STREET")
     assert variant_key("Street") == variant_key("Strait")
     assert not is_variant("Streat", "Street")  # a misspelling of a common word: no
+    # Reuters: "Corn (Mln Tonnes)"; a trade journal: "Appliance": not the watched names
+    assert variant_key("Tunis") == variant_key("Tonnes")
+    assert not is_variant("Tunis", "Tonnes")
+    assert not is_variant("Alliance", "Appliance")
+
+
+def test_a_rule_word_is_checked_against_the_core_words_only() -> None:
+    """An analyst who writes "bin Laden" means the name: its variants are found; a
+    text's "laden" (a common word) is not a variant of a watched "Ladin"."""
+    assert is_variant("Laden", "Ladin")
+    assert not is_variant("Ladin", "Laden")
+    assert not is_variant("Street", "Strait")  # "street" is among the core words
 
 
 def test_known_weakness_another_name_with_the_same_key() -> None:
@@ -186,7 +201,8 @@ def test_a_given_name_alone_does_not_vary() -> None:
     assert varies_alone("Soleimani")
     assert varies_alone("Haniyeh")
     assert all(w == fold(w)[0] and len(w) >= 5 for w in GIVEN_NAMES)
-    assert not GIVEN_NAMES & COMMON_WORDS
+    assert not GIVEN_NAMES & CORE_WORDS
+    assert {"martin", "peter", "sultan"} == GIVEN_NAMES & COMMON_WORDS  # also words
 
 
 def test_one_word_given_name_rules_match_their_own_spelling_only() -> None:
@@ -221,9 +237,21 @@ def test_deletions() -> None:
 
 def test_looks_like_name() -> None:
     assert looks_like_name("Solemaini")
-    assert looks_like_name("SOLEMAINI")
+    assert looks_like_name("McKENZIE")  # not all capitals
     assert looks_like_name("سليماني")
     assert not looks_like_name("solemaini")
+    # A headline in capitals says nothing about which words are names (Reuters:
+    # "... OUTPUT SEEN AT 12 MLN TONNES" is not Tunis); exact spellings still match.
+    assert not looks_like_name("SOLEMAINI")
+    assert not looks_like_name("TONNES")
+    assert looks_like_name("A")
+
+
+def test_a_variant_in_capitals_is_not_found_the_name_itself_is() -> None:
+    rules = [Rule("w", 0, "Tunis", fuzzy=True), Rule("w", 1, "Soleimani", fuzzy=True)]
+    doc = Document("TUNIS SEES WHEAT OUTPUT AT 2 MLN TONNES", "SOLEMAINI and Solemaini.")
+    found = {(m.rule_index, m.field, m.matched) for m in Matcher.compile(rules).match(doc)}
+    assert found == {(0, "title", "TUNIS"), (1, "text", "Solemaini")}
 
 
 _latin = st.text(alphabet="aeiouyhkqcstdmnlrbgwz", min_size=1, max_size=12)

@@ -338,7 +338,8 @@ class _FieldText:
         return original_span(self.original, self.offsets, start, end)
 
     def looks_like_name(self, i: int) -> bool:
-        return fuzzy.looks_like_name(self.original[self.offsets[self.bounds[2 * i]]])
+        start, end = self.original_span(i, i + 1)
+        return fuzzy.looks_like_name(self.original[start:end])
 
 
 def _slot_match(slot: _Slot, text: _FieldText, i: int) -> int:
