@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.article_metric import DEFAULT_CORPUS, Page, load_corpus, score, shingle_match
 from bench.metadata_quality import real_titles
 from monitor.config import load_settings
+from monitor.heap import freeze_start_up
 from monitor.orchestrator import Orchestrator
 from monitor.pool import WorkerPool, make_pool
 from monitor.storage import Store
@@ -191,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     pages = load_corpus(args.corpus)[: args.limit]
+    freeze_start_up(collect=True)  # as `monitor run` does once started (monitor/heap.py)
     queue: multiprocessing.Queue[int] = multiprocessing.Queue()
     server = multiprocessing.Process(target=_serve, args=(queue, args.corpus, args.limit))
     server.daemon = True

@@ -39,6 +39,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 from monitor.errors import MonitorError
 
 log = logging.getLogger(__name__)
@@ -56,16 +61,51 @@ _PROBE = "(probe)"  # the key of the no-op that checks a fresh pool
 _LOGGED_KEYS = 10  # keys named in a rebuild's log line; the rest are counted
 
 
+# The pipes that carry tasks to the workers and results back (Linux: F_SETPIPE_SZ; at most
+# /proc/sys/fs/pipe-max-size, 1 MiB by default, for a process without CAP_SYS_RESOURCE).
+PIPE_BYTES = 1 << 20
+
+
 def make_pool(workers: int) -> ProcessPoolExecutor:
     """A pool whose workers start with the extraction stack imported and warmed up."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["monitor.pipeline.extract", "monitor.pipeline.parse"])
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
         initializer=start_worker,
         initargs=(os.getpid(),),
     )
+    widen_pipes(pool)
+    return pool
+
+
+def widen_pipes(pool: ProcessPoolExecutor, size: int = PIPE_BYTES) -> bool:
+    """Give the pool's task and result pipes ``size`` bytes of buffer; False where not
+    possible (not Linux, a limit, another Python's executor).
+
+    A task carries a whole page (174 KB on average on article-bench) and a result
+    its draft with the compressed page (60 KB); a pipe holds 64 KB.  So each transfer
+    took several hand-offs between a worker and the executor's threads in the monitor
+    process, and the worker waited for them: idle between tasks about 0.1 s a
+    worker in a 2.3 s run of 181 pages, a third of that with 1 MiB pipes (measured,
+    BENCHMARKS.md, "Ingest pipeline throughput").  The queues are the executor's own
+    (private attributes, present from Python 3.8 to 3.13); the check below makes their
+    absence harmless."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    ends = [
+        getattr(getattr(pool, attr, None), "_reader", None)
+        for attr in ("_call_queue", "_result_queue")
+    ]
+    if set_size is None or any(end is None for end in ends):
+        return False
+    try:
+        for end in ends:
+            fcntl.fcntl(end.fileno(), set_size, size)  # type: ignore[union-attr]
+    except OSError as exc:  # EPERM above pipe-max-size, EBUSY...
+        log.debug("pool pipes left at their size: %s", exc)
+        return False
+    return True
 
 
 def start_worker(parent: int) -> None:

@@ -7,6 +7,7 @@ Most tests use a cheap fork-context pool of two workers; one uses the real
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from monitor.pipeline.extract import extract_page
-from monitor.pool import Quarantined, WorkerPool, WorkerStartupError
+from monitor.pool import PIPE_BYTES, Quarantined, WorkerPool, WorkerStartupError, make_pool
 from tests import pool_tasks
 from tests.conftest import FIXTURES
 
@@ -314,3 +315,24 @@ def test_the_real_pool_survives_a_killer(traces: tuple[str, str]) -> None:
         assert asyncio.run(pool.run(url, extract_page, page, url, "utf-8")) == expected
     finally:
         bounded(pool.close)
+
+
+def _pipe_max() -> int:
+    path = Path("/proc/sys/fs/pipe-max-size")
+    return int(path.read_text()) if path.exists() else 0
+
+
+@pytest.mark.skipif(
+    not hasattr(fcntl, "F_GETPIPE_SZ") or _pipe_max() < PIPE_BYTES,
+    reason="pipe sizes of 1 MiB are a Linux feature (fs.pipe-max-size)",
+)
+def test_the_pool_pipes_hold_a_page_and_its_result() -> None:
+    """A task carries a whole page (174 KB on average on article-bench): the pipes to and
+    from the workers are widened from 64 KB so a transfer is one write, not several."""
+    pool = make_pool(1)
+    try:
+        for queue in (pool._call_queue, pool._result_queue):  # type: ignore[attr-defined]
+            assert fcntl.fcntl(queue._reader.fileno(), fcntl.F_GETPIPE_SZ) >= PIPE_BYTES
+        assert pool.submit(len, b"x" * 500_000).result(timeout=60) == 500_000
+    finally:
+        pool.shutdown()

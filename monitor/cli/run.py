@@ -24,6 +24,7 @@ from monitor.cli.common import (
     setup_logging,
     visible,
 )
+from monitor.heap import freeze_start_up
 
 if TYPE_CHECKING:  # imported when used: light commands (--help, check) start fast
     from monitor.orchestrator import Orchestrator
@@ -98,6 +99,7 @@ def run(
             for component in default_components(settings):
                 service.add(component)
             service.orchestrator.sync_feeds()
+            freeze_start_up(collect=True)
             service.run()
         return
     with _stop_on_signals(stop):  # until the summary is out: a late SIGTERM is a clean stop
@@ -109,6 +111,7 @@ def run(
             Orchestrator(settings, store, stop=stop) as orchestrator,
         ):
             setup_logging(context.verbose)
+            freeze_start_up(collect=False)
             report = _run_with_progress(orchestrator, feed or None, due)
         _summary(report)
         if report.stopped or stop.requested:  # a clean end: what was left is done next time

@@ -23,7 +23,7 @@ from monitor.storage.item_queries import ItemQueries
 from monitor.storage.matches import replace_matches
 from monitor.storage.retention import pruned_entries
 from monitor.storage.schema import FeedItem, Item, ItemPage, PageRetry
-from monitor.storage.search import index_new, reindex
+from monitor.storage.search import Indexed, index_many, reindex
 from monitor.watch.matcher import Match
 
 
@@ -149,6 +149,21 @@ class _Statements:
     link: Any
 
 
+@dataclass(slots=True)
+class _Deferred:
+    """What a batch writes for its new items in one go, once their rows exist."""
+
+    index: list[Indexed]  # search rows
+    pages: list[dict[str, Any]]  # kept pages
+
+    def write(self, session: Session, stmts: _Statements) -> None:
+        index_many(session, self.index)
+        if self.pages:
+            session.connection().execute(stmts.page, self.pages)
+        self.index.clear()
+        self.pages.clear()
+
+
 class ItemRepository(ItemQueries):
     #: Keep the full-text index in step with every item write (off only to measure its cost).
     search_upkeep = True
@@ -254,16 +269,22 @@ class ItemRepository(ItemQueries):
         exact copy under another URL), or a new item placed in the cluster of
         its nearest stored duplicate (see :mod:`monitor.storage.dedup`).
         Statements are built once per dialect and executed with parameters, so
-        SQLAlchemy compiles each only once."""
+        SQLAlchemy compiles each only once; the new items' search rows and kept
+        pages are written together at the end of the batch (two or three statements
+        for the batch instead of as many per item)."""
         results: list[Stored] = []
         with self._sessions.begin() as session:
             dedup.serialise_writers(session)
             stmts = self._statements(session)
-            for new in batch:
-                results.append(self._add_one(session, stmts, new))
+            later = _Deferred([], [])
+            for new in batch:  # (a revision indexes again an item of an earlier batch)
+                results.append(self._add_one(session, stmts, new, later))
+            later.write(session, stmts)
         return results
 
-    def _add_one(self, session: Session, stmts: _Statements, new: NewItem) -> Stored:
+    def _add_one(
+        self, session: Session, stmts: _Statements, new: NewItem, later: _Deferred
+    ) -> Stored:
         draft = new.draft
         if new.revisit_of is not None:
             revisited = self._revisit(session, new)
@@ -297,19 +318,20 @@ class ItemRepository(ItemQueries):
             return Stored(item_id, created=False, revised=False, duplicate_of=None, linked=linked)
         if self.search_upkeep:
             sort_at = values["published_at"] or new.now
-            index_new(session, item_id, values["title"], values["text"], values["author"], sort_at)
+            later.index.append(
+                (item_id, values["title"], values["text"], values["author"], sort_at)
+            )
         placement = dedup.place(session, draft.sketch, self.policy)
         dedup.assign(session, item_id, placement)
         dedup.save_sketch(session, item_id, draft.sketch, self.policy)
         if draft.raw_html is not None:
-            conn.execute(
-                stmts.page,
+            later.pages.append(
                 {
                     "item_id": item_id,
                     "html_z": draft.raw_html,
                     "charset": draft.page_charset,
                     "fetched_at": new.now,
-                },
+                }
             )
         self._link_new(session, new, item_id, new.entry_url)
         replace_matches(session, item_id, new.watchlists, new.matches, new.now, fresh=True)

@@ -3,7 +3,7 @@
 The index holds each item's *folded* title, text and author words
 (:mod:`monitor.watch.fts`): SQLite's FTS5 table ``item_fts``, PostgreSQL's
 ``item_search`` tsvectors.  It is written in the item's own transaction by
-:mod:`monitor.storage.items` (:func:`index_new`, :func:`reindex`) and loses an
+:mod:`monitor.storage.items` (:func:`index_many`, :func:`reindex`) and loses an
 item's row with the item (a trigger on SQLite, the foreign key on PostgreSQL),
 so index and items never disagree.
 
@@ -62,7 +62,7 @@ from monitor.watch import fts
 from monitor.watch.matcher import Document, Match, Matcher, Rule
 from monitor.watch.query import Field, Phrase, Term, parse_rule, to_query
 
-__all__ = ["SearchHit", "SearchPage", "SearchRepository", "index_many", "index_new", "reindex"]
+__all__ = ["SearchHit", "SearchPage", "SearchRepository", "index_many", "reindex"]
 
 SNIPPET_WIDTH: Final = 160
 _MAX_BATCH: Final = 2000
@@ -122,20 +122,8 @@ def _rows(values: Sequence[Indexed], dialect: str) -> Any:
     ]
 
 
-def index_new(
-    session: Session,
-    item_id: int,
-    title: str | None,
-    body: str | None,
-    author: str | None,
-    sort_at: datetime,
-) -> None:
-    """Index an item just inserted (in its transaction)."""
-    index_many(session, [(item_id, title, body, author, sort_at)])
-
-
 def index_many(session: Session, values: Sequence[Indexed]) -> None:
-    """Index items just inserted, in one statement."""
+    """Index items just inserted (in their transaction), in one statement."""
     if not values:
         return
     dialect = session.get_bind().dialect.name
