@@ -188,6 +188,22 @@ def test_monitor_web_on_127_0_0_2_asks_for_a_login(webdata: WebData) -> None:  #
         assert first.status_code == 401
         ok = httpx.get(f"{base}/api/feeds", headers={"Authorization": f"Bearer {ANA}"})
         assert ok.status_code == 200 and ok.json()
+        # ten wrong tokens from one address block it (the right token too), not another
+        guesser = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.4"))
+        with guesser:
+            for attempt in range(10):
+                wrong = {"Authorization": f"Bearer guess-{attempt:02d}-0123456789"}
+                assert guesser.get(f"{base}/api/feeds", headers=wrong).status_code == 401
+            blocked = guesser.get(f"{base}/api/feeds", headers={"Authorization": f"Bearer {ANA}"})
+            assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 800
+        other = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.5"))
+        with other:
+            assert (
+                other.get(
+                    f"{base}/api/feeds", headers={"Authorization": f"Bearer {ANA}"}
+                ).status_code
+                == 200
+            )
         taken = _monitor_web(webdata.config, env, "--host", "127.0.0.2", "--port", str(port))
         output, _ = taken.communicate(timeout=60)
         assert taken.returncode == 2 and f"127.0.0.2:{port}" in output

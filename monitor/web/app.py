@@ -114,7 +114,7 @@ def build_web_app(context: WebContext) -> FastAPI:
             )
         return _page_error(request, exc.status_code, detail, exc.headers)
 
-    app.add_middleware(AuthMiddleware, policy=context.auth)
+    app.add_middleware(AuthMiddleware, policy=context.auth, throttle=context.throttle)
     app.add_middleware(SecurityHeaders)  # outermost (added last): 401s get them too
     return app
 

@@ -3,8 +3,8 @@
 The contract the pages (:mod:`monitor.web.pages`) and the API build on:
 
 * :class:`WebContext` on ``app.state.web``: ``settings()`` (the current
-  :class:`~monitor.config.Settings`), ``store``, ``config_path``, ``auth`` and
-  ``zone(request)``.
+  :class:`~monitor.config.Settings`), ``store``, ``config_path``, ``auth``,
+  ``throttle`` (the wrong tokens per client) and ``zone(request)``.
 * :func:`web`, :func:`current_user`, :func:`csrf_token` for handlers;
   :func:`require_csrf` as the dependency of every unsafe route.
 * :data:`templates`: Jinja2 over ``monitor/web/templates``, autoescaped, with
@@ -31,6 +31,7 @@ from monitor.config import Settings, load_settings
 from monitor.errors import ConfigError
 from monitor.storage import Store
 from monitor.web.auth import AuthPolicy
+from monitor.web.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class WebContext:
     store: Store
     config_path: Path
     auth: AuthPolicy
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)  # wrong tokens per client
 
     def zone(self, request: Request) -> ZoneInfo:
         """The ``tz`` cookie the pages set from the browser (when it names a zone), else

@@ -9,6 +9,7 @@ sets ``request.state.user``, ``.session_nonce`` (the CSRF tokens' seed) and
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from starlette.datastructures import Headers, QueryParams
 
 from monitor.web.auth import SESSION_COOKIE, SESSION_MAX_AGE, AuthPolicy
 from monitor.web.deps import require_csrf, templates, web
+from monitor.web.throttle import LoginThrottle
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -52,9 +54,24 @@ def session_cookie(policy: AuthPolicy, value: str, https: bool = False) -> str:
 class AuthMiddleware:
     """Finds the user of every HTTP request, or answers 401 (see the module doc)."""
 
-    def __init__(self, app: ASGIApp, policy: AuthPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: AuthPolicy, throttle: LoginThrottle) -> None:
         self.app = app
         self.policy = policy
+        self.throttle = throttle
+
+    def _check(self, scope: Scope, token: str) -> str | float | None:
+        """The user of ``token``; the seconds to wait when its client is blocked
+        (:mod:`monitor.web.throttle`); None for a wrong token, which is counted."""
+        address, now = client_address(scope), time.monotonic()
+        wait = self.throttle.wait(address, now)
+        if wait:
+            return wait
+        found = self.policy.user_for(token)
+        if found is None:
+            self.throttle.failed(address, now)
+        else:
+            self.throttle.succeeded(address)
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,7 +93,10 @@ class AuthMiddleware:
         else:
             bearer = _bearer(headers)
             if bearer is not None:
-                found = policy.user_for(bearer)
+                found = self._check(scope, bearer)
+                if isinstance(found, float):
+                    await _too_many(scope, send, found)
+                    return
                 if found is None:
                     await _unauthorized(scope, send, "the bearer token is not valid")
                     return
@@ -84,7 +104,10 @@ class AuthMiddleware:
             elif session and session[0]:
                 user, via = session[0], "session"
             elif is_atom_path(path) and (token := QueryParams(scope["query_string"]).get("token")):
-                found = policy.user_for(token)
+                found = self._check(scope, token)
+                if isinstance(found, float):
+                    await _too_many(scope, send, found)
+                    return
                 if found is not None:
                     user, via = found, "token"
         if via in ("local", "anonymous") and not session:
@@ -110,6 +133,35 @@ class AuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def client_address(scope: Scope) -> str:
+    """The address the request came from (a proxy's, behind one)."""
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def too_many_message(wait: float) -> str:
+    minutes = max(1, round(wait / 60))
+    return (
+        f"too many wrong tokens from this address: try again in {minutes} min "
+        "(a right token is refused too until then)"
+    )
+
+
+async def _too_many(scope: Scope, send: Send, wait: float) -> None:
+    body = json.dumps({"detail": too_many_message(wait)}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(round(wait)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _session(policy: AuthPolicy, headers: Headers) -> tuple[str, str] | None:
@@ -210,12 +262,23 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", dependencies=[Depends(require_csrf)])
 def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:
-    policy = web(request).auth
+    context = web(request)
+    policy, throttle = context.auth, context.throttle
     if not policy.required:
         return RedirectResponse(_local(next), status_code=303)
+    address, now = client_address(request.scope), time.monotonic()
+    wait = throttle.wait(address, now)
+    if wait:
+        message = too_many_message(wait)
+        error = message[0].upper() + message[1:] + "."
+        response = login_page(request, next_url=next, error=error, status_code=429)
+        response.headers["Retry-After"] = str(round(wait))
+        return response
     user = policy.user_for(token.strip()) if token.strip() else None
     if user is None:
+        throttle.failed(address, now)
         return login_page(request, next_url=next, error="That token is not valid.", status_code=401)
+    throttle.succeeded(address)
     response = RedirectResponse(_local(next), status_code=303)
     # a new session (and nonce) on login: a cookie planted before it is worth nothing
     response.headers.append(
