@@ -60,18 +60,7 @@ class AuthMiddleware:
         self.throttle = throttle
 
     def _check(self, scope: Scope, token: str) -> str | float | None:
-        """The user of ``token``; the seconds to wait when its client is blocked
-        (:mod:`monitor.web.throttle`); None for a wrong token, which is counted."""
-        address, now = client_address(scope), time.monotonic()
-        wait = self.throttle.wait(address, now)
-        if wait:
-            return wait
-        found = self.policy.user_for(token)
-        if found is None:
-            self.throttle.failed(address, now)
-        else:
-            self.throttle.succeeded(address)
-        return found
+        return check_token(self.policy, self.throttle, client_address(scope), token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,6 +122,23 @@ class AuthMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def check_token(
+    policy: AuthPolicy, throttle: LoginThrottle, address: str, token: str
+) -> str | float | None:
+    """The user of ``token``; the seconds to wait when ``address`` is blocked
+    (:mod:`monitor.web.throttle`); None for a wrong token, which is counted."""
+    now = time.monotonic()
+    wait = throttle.wait(address, now)
+    if wait:
+        return wait
+    found = policy.user_for(token) if token else None
+    if found is None:
+        throttle.failed(address, now)
+    else:
+        throttle.succeeded(address)
+    return found
 
 
 def client_address(scope: Scope) -> str:
@@ -263,22 +269,18 @@ def login_form(request: Request, next: str = "/") -> Response:
 @router.post("/login", dependencies=[Depends(require_csrf)])
 def login(request: Request, token: str = Form(""), next: str = Form("/")) -> Response:
     context = web(request)
-    policy, throttle = context.auth, context.throttle
+    policy = context.auth
     if not policy.required:
         return RedirectResponse(_local(next), status_code=303)
-    address, now = client_address(request.scope), time.monotonic()
-    wait = throttle.wait(address, now)
-    if wait:
-        message = too_many_message(wait)
+    user = check_token(policy, context.throttle, client_address(request.scope), token.strip())
+    if isinstance(user, float):
+        message = too_many_message(user)
         error = message[0].upper() + message[1:] + "."
         response = login_page(request, next_url=next, error=error, status_code=429)
-        response.headers["Retry-After"] = str(round(wait))
+        response.headers["Retry-After"] = str(round(user))
         return response
-    user = policy.user_for(token.strip()) if token.strip() else None
     if user is None:
-        throttle.failed(address, now)
         return login_page(request, next_url=next, error="That token is not valid.", status_code=401)
-    throttle.succeeded(address)
     response = RedirectResponse(_local(next), status_code=303)
     # a new session (and nonce) on login: a cookie planted before it is worth nothing
     response.headers.append(
