@@ -48,6 +48,10 @@ class StopSignal:
     def requested(self) -> bool:
         return self._requested.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a stop is requested (True), or ``timeout`` passes (False)."""
+        return self._requested.wait(timeout)
+
     @property
     def stopping(self) -> bool:
         """True in the event loop once a stop was requested: start no new work."""

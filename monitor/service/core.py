@@ -12,6 +12,7 @@ A new configuration (see :mod:`monitor.service.reload`) is handed to
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Protocol
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from monitor.config import Settings
@@ -196,17 +198,29 @@ class Service:
     def run(self) -> None:
         """Start the components and the scheduler; return when stopped."""
 
+        received: list[int] = []
+
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            log.info(
-                "received %s: finishing the work in flight (up to %.0fs) and stopping",
-                signal.Signals(signum).name,
-                STOP_GRACE,
-            )
+            # a handler runs between two bytecodes of the main thread, which may hold the
+            # scheduler's or the logging lock then: it only records and requests; the
+            # thread below logs and shuts the scheduler down
+            received.append(signum)
             self.stop.request()
-            self.scheduler.shutdown(wait=False)
+
+        def stop_the_scheduler() -> None:
+            self.stop.wait()
+            if received:
+                log.info(
+                    "received %s: finishing the work in flight (up to %.0fs) and stopping",
+                    signal.Signals(received[0]).name,
+                    STOP_GRACE,
+                )
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        threading.Thread(target=stop_the_scheduler, name="stop", daemon=True).start()
         self.scheduler.add_job(
             self.tick,
             "interval",
@@ -222,7 +236,8 @@ class Service:
                 component.start(self)
                 started.append(component)
             log.info("monitor service started; polling due feeds every %ds", self.tick_seconds)
-            self.scheduler.start()
+            if not self.stop.requested:  # a signal during start-up: nothing to schedule
+                self.scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
